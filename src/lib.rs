@@ -1,5 +1,9 @@
 //! tmux-supervisor: keeps pools of tmux sessions alive and shows their state at a glance.
 
 pub mod config;
+pub mod fixtures;
+pub mod memory;
+pub mod observe;
 pub mod pool;
+pub mod reconcile;
 pub mod tmux;

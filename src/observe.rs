@@ -1,0 +1,475 @@
+//! From one tmux snapshot (plus pane captures, the external status file and the memory) to
+//! each slot's state and the reason it was decided, each stray, and the other sessions. Pure.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::BuildHasher;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AgentConfig, BackoffConfig, Restart};
+use crate::memory::{EventKind, InFlight, Memory, Millis};
+use crate::pool::{Class, Layout};
+use crate::tmux::{Pane, Snapshot};
+
+/// How long an op may stay in flight without its effect being seen.
+pub const IN_FLIGHT_TIMEOUT_MS: Millis = 15_000;
+
+/// What a slot is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Idle,
+    Working,
+    Waiting,
+    Failed,
+    Missing,
+    Absent,
+    Starting,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::Working => "working",
+            State::Waiting => "waiting",
+            State::Failed => "failed",
+            State::Missing => "missing",
+            State::Absent => "absent",
+            State::Starting => "starting",
+        }
+    }
+
+    /// Present and alive.
+    pub fn healthy(self) -> bool {
+        matches!(self, State::Idle | State::Working | State::Waiting)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One slot as observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotStatus {
+    /// Index into [`Layout::slots`].
+    pub slot: usize,
+    pub state: State,
+    /// Why the state was decided, in words.
+    pub reason: String,
+    /// The session's first pane, when the session exists.
+    pub pane: Option<Pane>,
+    /// Number of panes the session has.
+    pub panes: usize,
+    /// Task from the external status file.
+    pub task: Option<String>,
+}
+
+/// A live session that looks like a pool member but is not a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrayStatus {
+    pub name: String,
+    pub pool: String,
+    pub pane: Pane,
+}
+
+/// Everything one poll saw.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Observation {
+    pub at: Millis,
+    pub slots: Vec<SlotStatus>,
+    pub strays: Vec<StrayStatus>,
+    /// Sessions that are neither slots nor strays.
+    pub others: Vec<Pane>,
+    pub server_pid: Option<u32>,
+    /// Lines of tmux output that could not be read.
+    pub rejected: usize,
+}
+
+impl Observation {
+    /// Slot counts by state.
+    pub fn count(&self, state: State) -> usize {
+        self.slots.iter().filter(|s| s.state == state).count()
+    }
+}
+
+/// One entry of the external status file written by a dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct External {
+    pub state: String,
+    #[serde(default)]
+    pub task: Option<String>,
+}
+
+/// The external status file: `{"ccl-auto-11": {"state": "working", "task": "…"}}`.
+pub type ExternalStatus = BTreeMap<String, External>;
+
+/// Parses the external status file.
+pub fn parse_external(text: &str) -> Result<ExternalStatus, String> {
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+/// True when a pane's foreground command is the agent (a bare version like `2.1.34` counts).
+pub fn is_agent(command: &str, agent: &AgentConfig) -> bool {
+    agent.commands.iter().any(|c| c == command)
+        || (!command.is_empty()
+            && command.contains('.')
+            && command.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+/// True when a pane's foreground command is a shell (a login shell may show as `-bash`).
+pub fn is_shell(command: &str, agent: &AgentConfig) -> bool {
+    let c = command.strip_prefix('-').unwrap_or(command);
+    agent.shells.iter().any(|s| s == c)
+}
+
+/// Panes worth capturing this poll: alive, not a shell in the foreground, and with output
+/// since they were last captured (`last_read` maps pane id → `window_activity` at capture).
+pub fn panes_to_capture<H: BuildHasher>(
+    layout: &Layout,
+    snap: &Snapshot,
+    agent: &AgentConfig,
+    last_read: &HashMap<String, i64, H>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in &snap.panes {
+        if !seen.insert(p.session_name.as_str()) {
+            continue;
+        }
+        if p.pane_dead || is_shell(&p.current_command, agent) {
+            continue;
+        }
+        if !matches!(layout.classify(&p.session_name), Class::Slot(_)) {
+            continue;
+        }
+        if last_read.get(&p.pane_id) != Some(&p.window_activity) {
+            out.push(p.pane_id.clone());
+        }
+    }
+    out
+}
+
+/// Derives every slot's state from tmux facts alone (plus captures and the status file).
+/// `captures` maps pane id → recent pane text. `now` is in milliseconds.
+pub fn observe<H: BuildHasher>(
+    layout: &Layout,
+    agent: &AgentConfig,
+    snap: &Snapshot,
+    captures: &HashMap<String, String, H>,
+    external: &ExternalStatus,
+    now: Millis,
+) -> Observation {
+    let mut first: HashMap<&str, (&Pane, usize)> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for p in &snap.panes {
+        first
+            .entry(p.session_name.as_str())
+            .and_modify(|e| e.1 += 1)
+            .or_insert_with(|| {
+                order.push(p.session_name.as_str());
+                (p, 1)
+            });
+    }
+
+    let slots = layout
+        .slots
+        .iter()
+        .enumerate()
+        .map(|(i, slot)| {
+            let (state, reason, pane, panes) = match first.get(slot.name.as_str()) {
+                None if slot.supervised() => (State::Missing, "no session".to_string(), None, 0),
+                None => {
+                    let why = if slot.restart == Restart::Never {
+                        "no session (restart: never)"
+                    } else {
+                        "no session (above min: watched only)"
+                    };
+                    (State::Absent, why.to_string(), None, 0)
+                }
+                Some((p, n)) => {
+                    let (s, r) =
+                        pane_state(p, !slot.command.is_empty(), agent, captures, external, now);
+                    (s, r, Some((*p).clone()), *n)
+                }
+            };
+            SlotStatus {
+                slot: i,
+                state,
+                reason,
+                pane,
+                panes,
+                task: external.get(&slot.name).and_then(|e| e.task.clone()),
+            }
+        })
+        .collect();
+
+    let mut strays = Vec::new();
+    let mut others = Vec::new();
+    for name in order {
+        let (p, _) = first[name];
+        match layout.classify(name) {
+            Class::Slot(_) => {}
+            Class::Stray { pool } => strays.push(StrayStatus {
+                name: name.to_string(),
+                pool: pool.to_string(),
+                pane: p.clone(),
+            }),
+            Class::Other => others.push(p.clone()),
+        }
+    }
+    Observation {
+        at: now,
+        slots,
+        strays,
+        others,
+        server_pid: snap.server_pid(),
+        rejected: snap.rejected.len(),
+    }
+}
+
+/// The state of a live session's pane, in the order of the design: tmux facts, the external
+/// status, pane text patterns (waiting before working), output recency, idle.
+fn pane_state<H: BuildHasher>(
+    p: &Pane,
+    has_command: bool,
+    agent: &AgentConfig,
+    captures: &HashMap<String, String, H>,
+    external: &ExternalStatus,
+    now: Millis,
+) -> (State, String) {
+    if p.pane_dead {
+        return (State::Failed, dead_reason(p));
+    }
+    if is_shell(&p.current_command, agent) {
+        if has_command {
+            return (
+                State::Failed,
+                format!("the command left a shell ({})", p.current_command),
+            );
+        }
+        return (State::Idle, "shell".to_string());
+    }
+    if let Some(e) = external.get(&p.session_name) {
+        let s = match e.state.as_str() {
+            "working" | "busy" => Some(State::Working),
+            "waiting" => Some(State::Waiting),
+            "idle" => Some(State::Idle),
+            _ => None,
+        };
+        if let Some(s) = s {
+            return (s, format!("status file says {}", e.state));
+        }
+    }
+    if let Some(text) = captures.get(&p.pane_id) {
+        for pat in &agent.waiting_patterns {
+            if text.contains(pat.as_str()) {
+                return (State::Waiting, format!("pattern '{pat}'"));
+            }
+        }
+        for pat in &agent.working_patterns {
+            if text.contains(pat.as_str()) {
+                return (State::Working, format!("pattern '{pat}'"));
+            }
+        }
+    }
+    let age_ms = now.saturating_sub(p.window_activity.saturating_mul(1000));
+    if age_ms <= agent.busy_window.as_millis() as i64 {
+        return (
+            State::Working,
+            format!("output {}s ago", (age_ms.max(0) + 500) / 1000),
+        );
+    }
+    let what = if is_agent(&p.current_command, agent) {
+        "agent"
+    } else {
+        "program"
+    };
+    (
+        State::Idle,
+        format!("{what} quiet for {}", short_age(age_ms)),
+    )
+}
+
+/// "pane dead, exit 3" / "pane dead, signal 9" / "pane dead" (tmux 3.3a may lose the status).
+pub fn dead_reason(p: &Pane) -> String {
+    match (p.dead_status, p.dead_signal) {
+        (_, Some(sig)) if sig != 0 => format!("pane dead, signal {sig}"),
+        (Some(code), _) => format!("pane dead, exit {code}"),
+        _ => "pane dead".to_string(),
+    }
+}
+
+/// True when a dead pane ended badly (non-zero status, a signal, or an unknown status).
+pub fn died_badly(p: &Pane) -> bool {
+    match (p.dead_status, p.dead_signal) {
+        (_, Some(sig)) if sig != 0 => true,
+        (Some(code), _) => code != 0,
+        _ => true,
+    }
+}
+
+/// `42s`, `3m`, `2h`, `5d`.
+pub fn short_age(ms: Millis) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// Folds one observation into the memory and settles each slot's shown state:
+/// in-flight ops seen done, crashes while working turned into sticky failures, healthy
+/// streaks resetting the backoff, gave-up slots held failed, strays logged once.
+pub fn remember(
+    obs: &mut Observation,
+    layout: &Layout,
+    backoff: &BackoffConfig,
+    memory: &mut Memory,
+    now: Millis,
+) {
+    for st in &mut obs.slots {
+        let slot = &layout.slots[st.slot];
+        let name = slot.name.clone();
+        let raw = st.state;
+        let mut events: Vec<(EventKind, String)> = Vec::new();
+        let m = memory.slot_mut(&name);
+        let session_id = st.pane.as_ref().map(|p| p.session_id.clone());
+
+        // The op in flight: done when the poll shows its effect, dropped after a timeout.
+        if let Some(f) = &m.in_flight {
+            if in_flight_done(f, st.pane.as_ref()) {
+                m.in_flight = None;
+            } else if now.saturating_sub(f.since) > IN_FLIGHT_TIMEOUT_MS {
+                events.push((
+                    EventKind::Error,
+                    format!("{} of {name} not confirmed after 15s", f.op),
+                ));
+                m.in_flight = None;
+            }
+        }
+
+        // A slot that was working and then vanished, died or dropped to a shell crashed.
+        let was_working = m.last_state.as_deref() == Some(State::Working.as_str());
+        let dropped = match raw {
+            State::Missing | State::Absent | State::Failed => true,
+            State::Idle => st.reason == "shell",
+            _ => false,
+        };
+        if was_working && dropped && m.in_flight.is_none() {
+            let how = match raw {
+                State::Missing | State::Absent => "session vanished".to_string(),
+                State::Idle => "agent exited to a shell".to_string(),
+                _ => st.reason.clone(),
+            };
+            m.failed = Some(format!("crashed while working ({how})"));
+            m.failed_session.clone_from(&session_id);
+            events.push((
+                EventKind::Failed,
+                format!("{name} crashed while working ({how})"),
+            ));
+        }
+
+        // A failure mark belongs to one session: a new live session, or the agent working
+        // again, clears it.
+        if m.failed.is_some() && m.in_flight.is_none() {
+            let new_session = session_id.is_some() && session_id != m.failed_session;
+            if new_session || matches!(raw, State::Working | State::Waiting) {
+                m.failed = None;
+                m.failed_session = None;
+            }
+        }
+
+        // Clean exits, for on-failure.
+        match raw {
+            State::Failed if st.pane.as_ref().is_some_and(|p| p.pane_dead) => {
+                m.clean_exit = st.pane.as_ref().is_some_and(|p| !died_badly(p)) && !was_working;
+            }
+            State::Missing if m.last_session.is_some() && !was_working && m.failed.is_none() => {
+                m.clean_exit = true;
+            }
+            s if s.healthy() => m.clean_exit = false,
+            _ => {}
+        }
+
+        // Healthy streaks reset the backoff.
+        if raw.healthy() {
+            let since = *m.healthy_since.get_or_insert(now);
+            if m.restarts > 0 && now.saturating_sub(since) >= backoff.reset_after.as_millis() as i64
+            {
+                m.restarts = 0;
+            }
+        } else {
+            m.healthy_since = None;
+        }
+
+        // What is shown.
+        let (state, reason) = if m.gave_up {
+            (
+                State::Failed,
+                format!(
+                    "gave up after {} restarts{}",
+                    m.restarts,
+                    m.failed
+                        .as_ref()
+                        .map(|f| format!("; last: {f}"))
+                        .unwrap_or_default()
+                ),
+            )
+        } else if let Some(f) = &m.in_flight
+            && (st.pane.is_none() || st.pane.as_ref().is_some_and(|p| p.pane_dead))
+        {
+            (State::Starting, format!("{} sent, waiting for tmux", f.op))
+        } else if let Some(f) = &m.failed {
+            let detail = if raw == State::Failed || st.reason == "shell" {
+                String::new()
+            } else {
+                format!("; now {}", st.reason)
+            };
+            (State::Failed, format!("{f}{detail}"))
+        } else {
+            (raw, st.reason.clone())
+        };
+        st.state = state;
+        st.reason = reason;
+        m.last_state = Some(raw.as_str().to_string());
+        m.last_session = session_id;
+        for (kind, text) in events {
+            memory.push(now, kind, &name, text);
+        }
+    }
+
+    let current: std::collections::BTreeSet<String> =
+        obs.strays.iter().map(|s| s.name.clone()).collect();
+    for s in &obs.strays {
+        if !memory.strays_seen.contains(&s.name) {
+            memory.push(
+                now,
+                EventKind::Stray,
+                &s.name,
+                format!(
+                    "stray session {} looks like pool {} but is not a slot; left alone",
+                    s.name, s.pool
+                ),
+            );
+        }
+    }
+    memory.strays_seen = current;
+}
+
+fn in_flight_done(f: &InFlight, pane: Option<&Pane>) -> bool {
+    match pane {
+        None => false,
+        Some(p) if f.op == "respawn" => !p.pane_dead && Some(p.pane_pid) != f.old_pane_pid,
+        Some(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -6,4 +6,5 @@ pub mod memory;
 pub mod observe;
 pub mod pool;
 pub mod reconcile;
+pub mod supervisor;
 pub mod tmux;

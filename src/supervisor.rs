@@ -1,0 +1,707 @@
+//! Poll → observe → plan → execute, shared by the terminal UI and the headless daemon.
+//!
+//! [`Supervisor`] is the state one task owns: it never calls tmux. The tmux work is packed
+//! into jobs ([`PollJob`], [`OpJob`]) that run on a blocking thread and come back as results
+//! the owner folds in. [`run_daemon`] is the headless loop built from these pieces.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+use crate::config::Config;
+use crate::memory::{EventKind, InFlight, Lock, Memory, Millis, Store};
+use crate::observe::{
+    ExternalStatus, Observation, State, observe, panes_to_capture, parse_external, remember,
+};
+use crate::pool::Layout;
+use crate::reconcile::{Op, Plan, plan};
+use crate::tmux::{Created, Launch, Snapshot, Target, Tmux};
+
+/// Lines of pane text captured for patterns and the preview.
+pub const CAPTURE_LINES: u32 = 40;
+
+/// The current wall-clock time in milliseconds (read only by the loops, never by logic).
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// Everything one poll needs, owned, so it can run on a blocking thread.
+#[derive(Debug, Clone)]
+pub struct PollJob {
+    pub layout: Arc<Layout>,
+    pub agent: crate::config::AgentConfig,
+    pub status_file: Option<PathBuf>,
+    /// Pane id → `window_activity` when last captured.
+    pub last_read: HashMap<String, i64>,
+}
+
+/// What one poll brought back.
+#[derive(Debug, Clone, Default)]
+pub struct PollResult {
+    pub snapshot: Snapshot,
+    /// Fresh captures of panes with new output.
+    pub captures: HashMap<String, String>,
+    pub external: ExternalStatus,
+    /// Problems that did not stop the poll (bad status file, failed capture).
+    pub warnings: Vec<String>,
+    /// The snapshot itself failed.
+    pub error: Option<String>,
+}
+
+impl PollJob {
+    /// One `list-panes` call, then one chained capture call for panes with new output.
+    pub fn run(self, tmux: &dyn Tmux) -> PollResult {
+        let mut out = PollResult::default();
+        match tmux.snapshot() {
+            Ok(s) => out.snapshot = s,
+            Err(e) => {
+                out.error = Some(e.to_string());
+                return out;
+            }
+        }
+        let want = panes_to_capture(&self.layout, &out.snapshot, &self.agent, &self.last_read);
+        if !want.is_empty() {
+            match tmux.capture(&want, CAPTURE_LINES) {
+                Ok(c) => out.captures = c,
+                Err(e) => out.warnings.push(format!("capture failed: {e}")),
+            }
+        }
+        if let Some(path) = &self.status_file {
+            match std::fs::read_to_string(path) {
+                Ok(text) => match parse_external(&text) {
+                    Ok(x) => out.external = x,
+                    Err(e) => out
+                        .warnings
+                        .push(format!("status file {} is not valid: {e}", path.display())),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => out
+                    .warnings
+                    .push(format!("cannot read status file {}: {e}", path.display())),
+            }
+        }
+        out
+    }
+}
+
+/// What an op job does.
+#[derive(Debug, Clone)]
+pub enum OpKind {
+    Create(Launch),
+    Respawn { pane_id: String, launch: Launch },
+    Kill(Target),
+}
+
+/// One tmux action for one session, owned so it can run on a blocking thread.
+#[derive(Debug, Clone)]
+pub struct OpJob {
+    pub name: String,
+    pub kind: OpKind,
+    /// Asked for by the operator (not by reconcile).
+    pub manual: bool,
+}
+
+/// The outcome of an op job.
+#[derive(Debug, Clone)]
+pub struct OpResult {
+    pub job: OpJob,
+    /// `Ok(text)` says what happened; `Err(text)` why it failed.
+    pub outcome: Result<String, String>,
+}
+
+/// Runs op jobs one after the other against tmux.
+pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
+    jobs.into_iter()
+        .map(|job| {
+            let outcome = match &job.kind {
+                OpKind::Create(launch) => check_workdir(launch).and_then(|()| {
+                    match tmux.create(launch) {
+                        Ok(Created::New { session_id, .. }) => Ok(format!("created {session_id}")),
+                        Ok(Created::AlreadyExists) => {
+                            Ok("already exists (someone else created it)".to_string())
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                }),
+                OpKind::Respawn { pane_id, launch } => check_workdir(launch).and_then(|()| {
+                    tmux.respawn(pane_id, launch)
+                        .map(|()| format!("respawned {pane_id}"))
+                        .map_err(|e| e.to_string())
+                }),
+                OpKind::Kill(target) => tmux
+                    .kill(target)
+                    .map(|()| "killed".to_string())
+                    .map_err(|e| e.to_string()),
+            };
+            OpResult { job, outcome }
+        })
+        .collect()
+}
+
+/// tmux silently falls back to another directory when `-c` does not exist: refuse instead.
+fn check_workdir(launch: &Launch) -> Result<(), String> {
+    if launch.workdir.is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "workdir {} does not exist or is not a directory",
+            launch.workdir.display()
+        ))
+    }
+}
+
+/// What a slot should run, as tmux needs it.
+pub fn launch_for(layout: &Layout, slot: usize) -> Launch {
+    let s = &layout.slots[slot];
+    Launch {
+        name: s.name.clone(),
+        workdir: s.workdir.clone(),
+        command: s.command.clone(),
+        env: s.env.clone(),
+    }
+}
+
+/// How the supervisor may act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Mode {
+    /// Another supervisor holds this server's lock: watch only.
+    pub observe_only: bool,
+    /// `--dry-run`: plan, show, execute nothing.
+    pub dry_run: bool,
+    /// Paused by the operator.
+    pub paused: bool,
+}
+
+impl Mode {
+    pub fn acts(self) -> bool {
+        !(self.observe_only || self.dry_run || self.paused)
+    }
+}
+
+/// The supervisor's state: config, layout, memory, the last observation and plan.
+pub struct Supervisor {
+    pub config: Config,
+    pub layout: Arc<Layout>,
+    pub memory: Memory,
+    pub mode: Mode,
+    pub last: Option<Observation>,
+    pub last_plan: Plan,
+    /// When the last poll came back, and whether it failed.
+    pub last_poll_at: Option<Millis>,
+    pub last_poll_error: Option<String>,
+    store: Option<Store>,
+    lock: Option<Lock>,
+    /// Pane id → (`window_activity` at capture, text).
+    captures: HashMap<String, (i64, String)>,
+    saved: Vec<u8>,
+    /// Last save error, reported once.
+    save_error: Option<String>,
+}
+
+impl Supervisor {
+    /// A supervisor over `config`. With a store, memory is loaded from it and the lock is
+    /// tried: without the lock it runs observe-only. Warnings go to the event log.
+    pub fn new(config: Config, store: Option<Store>, now: Millis) -> Self {
+        let layout = Arc::new(Layout::new(&config));
+        let mut memory = Memory::default();
+        let mut lock = None;
+        let mut observe_only = false;
+        let mut notes: Vec<(EventKind, String)> = Vec::new();
+        if let Some(st) = &store {
+            let (m, warning) = st.load();
+            memory = m;
+            if let Some(w) = warning {
+                notes.push((EventKind::Error, w.0));
+            }
+            match st.lock() {
+                Ok(Some(l)) => lock = Some(l),
+                Ok(None) => {
+                    observe_only = true;
+                    let who = st
+                        .lock_holder()
+                        .map_or_else(String::new, |p| format!(" (pid {p})"));
+                    notes.push((
+                        EventKind::Info,
+                        format!(
+                            "another supervisor{who} is reconciling this tmux server; observe-only"
+                        ),
+                    ));
+                }
+                Err(e) => notes.push((
+                    EventKind::Error,
+                    format!(
+                        "cannot take the lock {}: {e}; reconciling without it",
+                        st.lock_path.display()
+                    ),
+                )),
+            }
+        }
+        // In-flight ops of an earlier run are not in flight in this one.
+        for m in memory.slots.values_mut() {
+            m.in_flight = None;
+        }
+        for (kind, text) in notes {
+            memory.push(now, kind, "", text);
+        }
+        Supervisor {
+            config,
+            layout,
+            memory,
+            mode: Mode {
+                observe_only,
+                ..Mode::default()
+            },
+            last: None,
+            last_plan: Plan::default(),
+            last_poll_at: None,
+            last_poll_error: None,
+            store,
+            lock,
+            captures: HashMap::new(),
+            saved: Vec::new(),
+            save_error: None,
+        }
+    }
+
+    /// An observe-only supervisor tries again for the lock (the other one may have quit).
+    pub fn retry_lock(&mut self, now: Millis) {
+        if !self.mode.observe_only || self.lock.is_some() {
+            return;
+        }
+        if let Some(st) = &self.store
+            && let Ok(Some(l)) = st.lock()
+        {
+            self.lock = Some(l);
+            self.mode.observe_only = false;
+            let (m, _) = st.load();
+            let events = std::mem::take(&mut self.memory.events);
+            self.memory = m;
+            self.memory.events = events;
+            self.memory.push(
+                now,
+                EventKind::Info,
+                "",
+                "the other supervisor is gone: reconciling now",
+            );
+        }
+    }
+
+    /// The job for the next poll.
+    pub fn poll_job(&self) -> PollJob {
+        PollJob {
+            layout: Arc::clone(&self.layout),
+            agent: self.config.agent.clone(),
+            status_file: self.config.status_file.clone(),
+            last_read: self
+                .captures
+                .iter()
+                .map(|(k, (a, _))| (k.clone(), *a))
+                .collect(),
+        }
+    }
+
+    /// Folds a poll in. Returns true when a reconcile should run now (a supervised slot is
+    /// missing, dead or failed).
+    pub fn on_poll(&mut self, result: PollResult, now: Millis) -> bool {
+        self.last_poll_at = Some(now);
+        for w in &result.warnings {
+            tracing::warn!("{w}");
+        }
+        if let Some(e) = result.error {
+            if self.last_poll_error.as_ref() != Some(&e) {
+                self.memory
+                    .push(now, EventKind::Error, "", format!("poll failed: {e}"));
+            }
+            self.last_poll_error = Some(e);
+            return false;
+        }
+        self.last_poll_error = None;
+        for line in &result.snapshot.rejected {
+            tracing::warn!(line = %line.escape_debug(), "tmux output line skipped: wrong shape");
+        }
+        // Keep captures of panes that still exist; refresh those read this time.
+        let activity: HashMap<&str, i64> = result
+            .snapshot
+            .panes
+            .iter()
+            .map(|p| (p.pane_id.as_str(), p.window_activity))
+            .collect();
+        self.captures.retain(|k, _| activity.contains_key(k.as_str()));
+        for (pane, text) in result.captures {
+            let a = activity.get(pane.as_str()).copied().unwrap_or_default();
+            self.captures.insert(pane, (a, text));
+        }
+        let texts: HashMap<String, String> = self
+            .captures
+            .iter()
+            .map(|(k, (_, t))| (k.clone(), t.clone()))
+            .collect();
+        let mut obs = observe(
+            &self.layout,
+            &self.config.agent,
+            &result.snapshot,
+            &texts,
+            &result.external,
+            now,
+        );
+        let before: Vec<(State, String)> = self
+            .last
+            .as_ref()
+            .map(|o| o.slots.iter().map(|s| (s.state, s.reason.clone())).collect())
+            .unwrap_or_default();
+        remember(
+            &mut obs,
+            &self.layout,
+            &self.config.backoff,
+            &mut self.memory,
+            now,
+        );
+        for (i, st) in obs.slots.iter().enumerate() {
+            if before.get(i).map(|b| b.0) != Some(st.state) {
+                tracing::info!(
+                    session = %self.layout.slots[st.slot].name,
+                    state = st.state.as_str(),
+                    reason = %st.reason,
+                    "state changed"
+                );
+            }
+        }
+        let urgent = obs.slots.iter().any(|s| {
+            self.layout.slots[s.slot].supervised()
+                && matches!(s.state, State::Missing | State::Failed)
+        });
+        self.last = Some(obs);
+        urgent
+    }
+
+    /// The latest captured text of a pane, if any.
+    pub fn capture_of(&self, pane_id: &str) -> Option<&str> {
+        self.captures.get(pane_id).map(|(_, t)| t.as_str())
+    }
+
+    /// Plans a reconcile pass over the last observation. When the supervisor may act, the
+    /// ops are marked in flight and returned as jobs to execute; otherwise the plan is only
+    /// kept for display.
+    pub fn reconcile(&mut self, now: Millis) -> Vec<OpJob> {
+        let Some(obs) = &self.last else {
+            return Vec::new();
+        };
+        if self.last_poll_error.is_some() {
+            return Vec::new();
+        }
+        let p = plan(&self.layout, &self.config.backoff, obs, &self.memory, now);
+        let changed = p.ops != self.last_plan.ops;
+        self.last_plan = p.clone();
+        if !self.mode.acts() {
+            if changed && !p.ops.is_empty() {
+                let what: Vec<String> = p.ops.iter().map(|o| o.describe(&self.layout)).collect();
+                tracing::info!(mode = ?self.mode, "not acting on the plan: {}", what.join(", "));
+            }
+            return Vec::new();
+        }
+        let mut jobs = Vec::new();
+        for op in p.ops {
+            let slot = op.slot();
+            let name = self.layout.slots[slot].name.clone();
+            match op {
+                Op::GiveUp { .. } => {
+                    let m = self.memory.slot_mut(&name);
+                    m.gave_up = true;
+                    let n = m.restarts;
+                    self.memory.push(
+                        now,
+                        EventKind::GaveUp,
+                        &name,
+                        format!("gave up on {name} after {n} restarts; recreate it by hand (r)"),
+                    );
+                }
+                Op::Create { .. } => {
+                    self.begin_start(&name, "create", None, now);
+                    jobs.push(OpJob {
+                        name,
+                        kind: OpKind::Create(launch_for(&self.layout, slot)),
+                        manual: false,
+                    });
+                }
+                Op::Respawn {
+                    pane_id,
+                    old_pane_pid,
+                    ..
+                } => {
+                    self.begin_start(&name, "respawn", Some(old_pane_pid), now);
+                    jobs.push(OpJob {
+                        name,
+                        kind: OpKind::Respawn {
+                            pane_id,
+                            launch: launch_for(&self.layout, slot),
+                        },
+                        manual: false,
+                    });
+                }
+            }
+        }
+        jobs
+    }
+
+    fn begin_start(&mut self, name: &str, op: &str, old_pane_pid: Option<u32>, now: Millis) {
+        let m = self.memory.slot_mut(name);
+        m.restarts = m.restarts.saturating_add(1);
+        m.total_restarts = m.total_restarts.saturating_add(1);
+        m.last_start = Some(now);
+        m.healthy_since = None;
+        m.clean_exit = false;
+        m.in_flight = Some(InFlight {
+            op: op.to_string(),
+            since: now,
+            old_pane_pid,
+        });
+    }
+
+    /// The operator asks to recreate a slot: respawn in place if its session is there,
+    /// create it if not. Clears a gave-up mark and the backoff. `None` if not a slot.
+    pub fn recreate(&mut self, name: &str, now: Millis) -> Option<OpJob> {
+        let slot = self.layout.slot(name)?;
+        let pane = self
+            .last
+            .as_ref()
+            .and_then(|o| o.slots.iter().find(|s| s.slot == slot))
+            .and_then(|s| s.pane.clone());
+        {
+            let m = self.memory.slot_mut(name);
+            m.gave_up = false;
+            m.restarts = 0;
+        }
+        let launch = launch_for(&self.layout, slot);
+        let job = match pane {
+            Some(p) => {
+                self.begin_start(name, "respawn", Some(p.pane_pid), now);
+                OpJob {
+                    name: name.to_string(),
+                    kind: OpKind::Respawn {
+                        pane_id: p.pane_id,
+                        launch,
+                    },
+                    manual: true,
+                }
+            }
+            None => {
+                self.begin_start(name, "create", None, now);
+                OpJob {
+                    name: name.to_string(),
+                    kind: OpKind::Create(launch),
+                    manual: true,
+                }
+            }
+        };
+        Some(job)
+    }
+
+    /// The operator asks to kill a session (a slot or a stray), by its id when known.
+    pub fn kill(&mut self, name: &str) -> OpJob {
+        let id = self.last.as_ref().and_then(|o| {
+            o.slots
+                .iter()
+                .filter_map(|s| s.pane.as_ref())
+                .chain(o.strays.iter().map(|s| &s.pane))
+                .chain(o.others.iter())
+                .find(|p| p.session_name == name)
+                .map(|p| p.session_id.clone())
+        });
+        OpJob {
+            name: name.to_string(),
+            kind: OpKind::Kill(id.map_or_else(|| Target::Name(name.to_string()), Target::Session)),
+            manual: true,
+        }
+    }
+
+    /// Folds op results in: events, failure marks, in-flight bookkeeping.
+    pub fn on_executed(&mut self, results: Vec<OpResult>, now: Millis) {
+        for r in results {
+            let name = r.job.name.clone();
+            let who = if r.job.manual { " (by the operator)" } else { "" };
+            match (&r.job.kind, r.outcome) {
+                (OpKind::Kill(_), Ok(_)) => {
+                    self.memory
+                        .push(now, EventKind::Killed, &name, format!("killed {name}{who}"));
+                }
+                (OpKind::Kill(_), Err(e)) => {
+                    self.memory
+                        .push(now, EventKind::Error, &name, format!("kill {name} failed: {e}"));
+                }
+                (kind, Ok(text)) => {
+                    let m = self.memory.slot_mut(&name);
+                    let recovered = m.failed.take();
+                    m.failed_session = None;
+                    let verb = if matches!(kind, OpKind::Create(_)) {
+                        "created"
+                    } else {
+                        "restarted"
+                    };
+                    let (ev, text) = match recovered {
+                        Some(f) => (
+                            EventKind::Recovered,
+                            format!("recovered {name}: {verb} after it {f}{who}"),
+                        ),
+                        None if verb == "created" => {
+                            (EventKind::Created, format!("{verb} {name}{who}: {text}"))
+                        }
+                        None => (EventKind::Restarted, format!("{verb} {name}{who}")),
+                    };
+                    self.memory.push(now, ev, &name, text);
+                }
+                (kind, Err(e)) => {
+                    let m = self.memory.slot_mut(&name);
+                    m.in_flight = None;
+                    let what = if matches!(kind, OpKind::Create(_)) {
+                        "create"
+                    } else {
+                        "respawn"
+                    };
+                    m.failed = Some(format!("{what} failed: {e}"));
+                    m.failed_session = None;
+                    self.memory.push(
+                        now,
+                        EventKind::Error,
+                        &name,
+                        format!("{what} {name} failed: {e}"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Writes the memory if it changed (never when observe-only: the other supervisor owns it).
+    pub fn save(&mut self, now: Millis) {
+        if self.mode.observe_only {
+            return;
+        }
+        let Some(store) = &self.store else { return };
+        let Ok(bytes) = serde_json::to_vec(&self.memory) else {
+            return;
+        };
+        if bytes == self.saved {
+            return;
+        }
+        match store.save(&self.memory) {
+            Ok(()) => {
+                self.saved = bytes;
+                self.save_error = None;
+            }
+            Err(e) => {
+                let msg = format!(
+                    "cannot write the state file {}: {e}; restart counters live in memory only",
+                    store.path.display()
+                );
+                if self.save_error.as_ref() != Some(&msg) {
+                    self.memory.push(now, EventKind::Error, "", msg.clone());
+                    self.save_error = Some(msg);
+                }
+            }
+        }
+    }
+
+    /// The per-server state file.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+}
+
+/// Messages from blocking work back to the owning task.
+#[derive(Debug)]
+pub enum Work {
+    Polled(PollResult),
+    Executed(Vec<OpResult>),
+}
+
+/// Runs a poll job on a blocking thread and posts the result.
+pub fn spawn_poll(tmux: Arc<dyn Tmux>, job: PollJob, tx: mpsc::UnboundedSender<Work>) {
+    tokio::task::spawn_blocking(move || {
+        let r = job.run(tmux.as_ref());
+        let _ = tx.send(Work::Polled(r));
+    });
+}
+
+/// Runs op jobs on a blocking thread and posts the results.
+pub fn spawn_execute(tmux: Arc<dyn Tmux>, jobs: Vec<OpJob>, tx: mpsc::UnboundedSender<Work>) {
+    if jobs.is_empty() {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        let r = execute(tmux.as_ref(), jobs);
+        let _ = tx.send(Work::Executed(r));
+    });
+}
+
+/// An interval that skips missed ticks instead of bursting after a stall.
+pub fn ticker(period: Duration) -> tokio::time::Interval {
+    let mut t = tokio::time::interval(period);
+    t.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    t
+}
+
+/// The headless loop: poll every `poll_interval`, reconcile every `reconcile_interval` and
+/// right after a poll that shows a supervised slot missing or dead; returns on `shutdown`.
+pub async fn run_daemon(
+    mut sup: Supervisor,
+    tmux: Arc<dyn Tmux>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Supervisor {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut poll_tick = ticker(sup.config.poll_interval);
+    let mut reconcile_tick = ticker(sup.config.reconcile_interval);
+    let mut polling = false;
+    let mut executing = false;
+    tokio::pin!(shutdown);
+    tracing::info!(
+        slots = sup.layout.slots.len(),
+        observe_only = sup.mode.observe_only,
+        dry_run = sup.mode.dry_run,
+        "daemon started"
+    );
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = poll_tick.tick(), if !polling => {
+                polling = true;
+                spawn_poll(Arc::clone(&tmux), sup.poll_job(), tx.clone());
+            }
+            _ = reconcile_tick.tick() => {
+                sup.retry_lock(now_ms());
+                if !executing {
+                    let jobs = sup.reconcile(now_ms());
+                    executing = !jobs.is_empty();
+                    spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
+                }
+            }
+            Some(work) = rx.recv() => {
+                let now = now_ms();
+                match work {
+                    Work::Polled(r) => {
+                        polling = false;
+                        if sup.on_poll(r, now) && !executing {
+                            let jobs = sup.reconcile(now);
+                            executing = !jobs.is_empty();
+                            spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
+                        }
+                    }
+                    Work::Executed(r) => {
+                        executing = false;
+                        sup.on_executed(r, now);
+                        // See the effect soon rather than at the next tick.
+                        poll_tick.reset_immediately();
+                    }
+                }
+                sup.save(now);
+            }
+        }
+    }
+    sup.save(now_ms());
+    tracing::info!("daemon stopped");
+    sup
+}

@@ -252,6 +252,8 @@ pub enum TmuxError {
     InvalidName(String),
     #[error("not an exact tmux target: {0:?}")]
     InvalidTarget(String),
+    #[error("working directory {} is not a directory", .0.display())]
+    NoWorkdir(PathBuf),
 }
 
 /// Everything the supervisor asks of tmux; faked in logic tests.
@@ -539,11 +541,18 @@ fn render_args(args: &[Arg]) -> String {
 }
 
 /// `-c DIR [-e K=V …] [-- env CMD ARGS…]`, shared by new-session and respawn-pane.
-fn launch_args(launch: &Launch) -> Vec<Arg> {
-    let mut args = vec![
-        Arg::plain("-c"),
-        Arg::Plain(double_hashes(launch.workdir.as_os_str())),
-    ];
+///
+/// An empty workdir means no `-c` (tmux's default). A workdir that is not a directory is an
+/// error: tmux would silently start the pane somewhere else.
+fn launch_args(launch: &Launch) -> Result<Vec<Arg>, TmuxError> {
+    let mut args = Vec::new();
+    if !launch.workdir.as_os_str().is_empty() {
+        if !launch.workdir.is_dir() {
+            return Err(TmuxError::NoWorkdir(launch.workdir.clone()));
+        }
+        args.push(Arg::plain("-c"));
+        args.push(Arg::Plain(double_hashes(launch.workdir.as_os_str())));
+    }
     for (key, value) in &launch.env {
         args.push(Arg::plain("-e"));
         args.push(Arg::Secret(format!("{key}={value}").into()));
@@ -555,7 +564,7 @@ fn launch_args(launch: &Launch) -> Vec<Arg> {
         args.push(Arg::plain("env"));
         args.extend(launch.command.iter().map(|a| Arg::plain(a.as_str())));
     }
-    args
+    Ok(args)
 }
 
 fn capture_args(pane: &str, lines: u32) -> Vec<Arg> {
@@ -598,9 +607,12 @@ fn unique_marker() -> String {
     )
 }
 
-/// `stderr` of a call that found no server to talk to: that means zero sessions.
-fn is_no_server(stderr: &str) -> bool {
+/// `stderr` of a `list-panes -a` that found no server to talk to, or a server without any
+/// session (tmux 3.3a then says "no current target", e.g. just after the last session was
+/// killed and before the server exits): both mean zero sessions.
+fn means_zero_sessions(stderr: &str) -> bool {
     stderr.contains("no server running on")
+        || stderr.contains("no current target")
         || stderr.contains("error connecting to")
         || stderr.contains("No such file or directory")
         || stderr.contains("server exited unexpectedly")
@@ -617,7 +629,7 @@ impl Tmux for TmuxCli {
         let output = self.run_raw(&args)?;
         if !output.status.success() {
             let message = stderr_text(&output);
-            if is_no_server(&message) {
+            if means_zero_sessions(&message) {
                 return Ok(Snapshot::default());
             }
             return Err(TmuxError::Failed {
@@ -647,7 +659,7 @@ impl Tmux for TmuxCli {
             Arg::plain("-y"),
             Arg::plain("50"),
         ];
-        args.extend(launch_args(launch));
+        args.extend(launch_args(launch)?);
         args.extend([
             Arg::Separator,
             Arg::plain("set-option"),
@@ -693,7 +705,7 @@ impl Tmux for TmuxCli {
             Arg::plain("-t"),
             Arg::plain(target.render()),
         ];
-        args.extend(launch_args(launch));
+        args.extend(launch_args(launch)?);
         self.run(&args).map(drop)
     }
 
@@ -990,11 +1002,21 @@ mod tests {
         assert_eq!(TmuxCli::new(Endpoint::default()).base_args(), ["-u"]);
         let launch = Launch {
             env: BTreeMap::from([("TOKEN".into(), "secret".into())]),
-            workdir: "/w".into(),
+            workdir: "/".into(),
+            command: vec!["sh".into(), "-c".into(), "x;".into()],
             ..Launch::default()
         };
-        let text = render_args(&launch_args(&launch));
-        assert_eq!(text, "-c /w -e TOKEN=…");
+        let text = render_args(&launch_args(&launch).unwrap());
+        assert_eq!(text, "-c / -e TOKEN=… -- env sh -c x;");
+        let nowhere = Launch {
+            workdir: "/no/such/dir".into(),
+            ..Launch::default()
+        };
+        assert!(matches!(
+            launch_args(&nowhere),
+            Err(TmuxError::NoWorkdir(_))
+        ));
+        assert!(launch_args(&Launch::default()).unwrap().is_empty());
     }
 
     proptest! {
@@ -1007,8 +1029,9 @@ mod tests {
         fn parse_snapshot_never_panics_on_tabby_lines(
             fields in proptest::collection::vec("[0-9$%a-z\t\n\r -]{0,8}", 0..20)
         ) {
-            let snap = parse_snapshot(&fields.join("\t"));
-            prop_assert!(snap.panes.len() + snap.rejected.len() <= fields.len() + 1);
+            let text = fields.join("\t");
+            let snap = parse_snapshot(&text);
+            prop_assert!(snap.panes.len() + snap.rejected.len() <= text.split('\n').count());
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod fixtures;
+pub mod logging;
 pub mod memory;
 pub mod observe;
 pub mod pool;

@@ -36,13 +36,19 @@ pub fn init(target: &LogTarget, verbose: u8) -> std::io::Result<WorkerGuard> {
                 .map_err(std::io::Error::other)?
         }
         LogTarget::File(path) => {
-            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             std::fs::create_dir_all(dir)?;
             let name = path
                 .file_name()
                 .ok_or_else(|| std::io::Error::other("--log-file needs a file name"))?;
             // Open once here so a path that cannot be written is reported now, not lost later.
-            std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
             tracing_appender::rolling::Builder::new()
                 .rotation(tracing_appender::rolling::Rotation::NEVER)
                 .filename_prefix(name.to_string_lossy().as_ref())

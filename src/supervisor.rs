@@ -120,20 +120,17 @@ pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
     jobs.into_iter()
         .map(|job| {
             let outcome = match &job.kind {
-                OpKind::Create(launch) => check_workdir(launch).and_then(|()| {
-                    match tmux.create(launch) {
-                        Ok(Created::New { session_id, .. }) => Ok(format!("created {session_id}")),
-                        Ok(Created::AlreadyExists) => {
-                            Ok("already exists (someone else created it)".to_string())
-                        }
-                        Err(e) => Err(e.to_string()),
+                OpKind::Create(launch) => match tmux.create(launch) {
+                    Ok(Created::New { session_id, .. }) => Ok(format!("created {session_id}")),
+                    Ok(Created::AlreadyExists) => {
+                        Ok("already exists (someone else created it)".to_string())
                     }
-                }),
-                OpKind::Respawn { pane_id, launch } => check_workdir(launch).and_then(|()| {
-                    tmux.respawn(pane_id, launch)
-                        .map(|()| format!("respawned {pane_id}"))
-                        .map_err(|e| e.to_string())
-                }),
+                    Err(e) => Err(e.to_string()),
+                },
+                OpKind::Respawn { pane_id, launch } => tmux
+                    .respawn(pane_id, launch)
+                    .map(|()| format!("respawned {pane_id}"))
+                    .map_err(|e| e.to_string()),
                 OpKind::Kill(target) => tmux
                     .kill(target)
                     .map(|()| "killed".to_string())
@@ -142,18 +139,6 @@ pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
             OpResult { job, outcome }
         })
         .collect()
-}
-
-/// tmux silently falls back to another directory when `-c` does not exist: refuse instead.
-fn check_workdir(launch: &Launch) -> Result<(), String> {
-    if launch.workdir.is_dir() {
-        Ok(())
-    } else {
-        Err(format!(
-            "workdir {} does not exist or is not a directory",
-            launch.workdir.display()
-        ))
-    }
 }
 
 /// What a slot should run, as tmux needs it.
@@ -332,7 +317,8 @@ impl Supervisor {
             .iter()
             .map(|p| (p.pane_id.as_str(), p.window_activity))
             .collect();
-        self.captures.retain(|k, _| activity.contains_key(k.as_str()));
+        self.captures
+            .retain(|k, _| activity.contains_key(k.as_str()));
         for (pane, text) in result.captures {
             let a = activity.get(pane.as_str()).copied().unwrap_or_default();
             self.captures.insert(pane, (a, text));
@@ -353,7 +339,12 @@ impl Supervisor {
         let before: Vec<(State, String)> = self
             .last
             .as_ref()
-            .map(|o| o.slots.iter().map(|s| (s.state, s.reason.clone())).collect())
+            .map(|o| {
+                o.slots
+                    .iter()
+                    .map(|s| (s.state, s.reason.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         remember(
             &mut obs,
@@ -478,25 +469,22 @@ impl Supervisor {
             m.restarts = 0;
         }
         let launch = launch_for(&self.layout, slot);
-        let job = match pane {
-            Some(p) => {
-                self.begin_start(name, "respawn", Some(p.pane_pid), now);
-                OpJob {
-                    name: name.to_string(),
-                    kind: OpKind::Respawn {
-                        pane_id: p.pane_id,
-                        launch,
-                    },
-                    manual: true,
-                }
+        let job = if let Some(p) = pane {
+            self.begin_start(name, "respawn", Some(p.pane_pid), now);
+            OpJob {
+                name: name.to_string(),
+                kind: OpKind::Respawn {
+                    pane_id: p.pane_id,
+                    launch,
+                },
+                manual: true,
             }
-            None => {
-                self.begin_start(name, "create", None, now);
-                OpJob {
-                    name: name.to_string(),
-                    kind: OpKind::Create(launch),
-                    manual: true,
-                }
+        } else {
+            self.begin_start(name, "create", None, now);
+            OpJob {
+                name: name.to_string(),
+                kind: OpKind::Create(launch),
+                manual: true,
             }
         };
         Some(job)
@@ -524,15 +512,23 @@ impl Supervisor {
     pub fn on_executed(&mut self, results: Vec<OpResult>, now: Millis) {
         for r in results {
             let name = r.job.name.clone();
-            let who = if r.job.manual { " (by the operator)" } else { "" };
+            let who = if r.job.manual {
+                " (by the operator)"
+            } else {
+                ""
+            };
             match (&r.job.kind, r.outcome) {
                 (OpKind::Kill(_), Ok(_)) => {
                     self.memory
                         .push(now, EventKind::Killed, &name, format!("killed {name}{who}"));
                 }
                 (OpKind::Kill(_), Err(e)) => {
-                    self.memory
-                        .push(now, EventKind::Error, &name, format!("kill {name} failed: {e}"));
+                    self.memory.push(
+                        now,
+                        EventKind::Error,
+                        &name,
+                        format!("kill {name} failed: {e}"),
+                    );
                 }
                 (kind, Ok(text)) => {
                     let m = self.memory.slot_mut(&name);

@@ -252,7 +252,7 @@ pub enum TmuxError {
     InvalidName(String),
     #[error("not an exact tmux target: {0:?}")]
     InvalidTarget(String),
-    #[error("working directory {} is not a directory", .0.display())]
+    #[error("working directory {} does not exist or is not a directory", .0.display())]
     NoWorkdir(PathBuf),
 }
 

@@ -1,5 +1,6 @@
 //! tmux-supervisor: keeps pools of tmux sessions alive and shows their state at a glance.
 
+pub mod check;
 pub mod config;
 pub mod fixtures;
 pub mod logging;

@@ -3,9 +3,19 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
 use tmux_supervisor::config::{Config, ConfigError, ConfigSource};
+use tmux_supervisor::logging::{self, LogTarget};
+use tmux_supervisor::memory::{Store, server_key};
+use tmux_supervisor::observe::{observe, remember};
 use tmux_supervisor::pool::Layout;
+use tmux_supervisor::supervisor::{self, Supervisor};
+use tmux_supervisor::tmux::{Endpoint, Tmux, TmuxCli};
+
+/// Exit status for a config or tmux error (nothing was started).
+const EXIT_ERROR: u8 = 2;
 
 /// Keeps pools of tmux sessions alive and shows their state at a glance.
 #[derive(Debug, Parser)]
@@ -48,6 +58,15 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// One poll, then the audit of every slot, stray and other session; changes nothing.
+    /// Exit 0 all well, 1 problems, 2 config or tmux error.
+    Check {
+        /// Print one JSON object (schema in the README).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Headless: poll, reconcile and log, for systemd or a tmux window.
+    Daemon,
 }
 
 fn main() -> ExitCode {
@@ -56,7 +75,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprint!("{e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_ERROR);
         }
     };
     match cli.command {
@@ -66,13 +85,192 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Some(Command::Check { json }) => check(&config, json),
+        Some(Command::Daemon) => daemon(config, &cli),
         None => {
             eprintln!(
-                "tmux-supervisor: the terminal UI is not built yet; try `tmux-supervisor config`"
+                "tmux-supervisor: the terminal UI is not built yet; try `tmux-supervisor daemon`"
             );
-            ExitCode::from(2)
+            ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// The tmux client for the configured server, after checking tmux is there and new enough.
+fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
+    let client = TmuxCli::new(Endpoint {
+        socket_name: config.socket_name.clone(),
+        socket_path: config.socket_path.clone(),
+    });
+    match client.check_version() {
+        Ok(_) => Ok(client),
+        Err(e) => Err(format!(
+            "tmux-supervisor: {e}\n  tmux-supervisor needs tmux 3.2 or newer on PATH (e.g. `apt-get install tmux`)"
+        )),
+    }
+}
+
+/// How the server is named in messages.
+fn server_label(config: &Config) -> String {
+    match (&config.socket_name, &config.socket_path) {
+        (Some(n), _) => format!("-L {n}"),
+        (_, Some(p)) => format!("-S {}", p.display()),
+        _ => "default".to_string(),
+    }
+}
+
+/// The state file and lock of the configured server.
+fn store_for(config: &Config) -> Store {
+    Store::new(
+        &config.state_dir,
+        &server_key(config.socket_name.as_deref(), config.socket_path.as_deref()),
+    )
+}
+
+/// `check`: one poll and the audit.
+fn check(config: &Config, json: bool) -> ExitCode {
+    let tmux = match tmux_client(config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let sup = Supervisor::new(config.clone(), None, 0);
+    let result = sup.poll_job().run(&tmux);
+    if let Some(e) = result.error {
+        eprintln!("tmux-supervisor: cannot read tmux: {e}");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let now = supervisor::now_ms();
+    let mut obs = observe(
+        &sup.layout,
+        &config.agent,
+        &result.snapshot,
+        &result.captures,
+        &result.external,
+        now,
+    );
+    // The remembered failures and counters, read only: check changes nothing.
+    let mut memory = store_for(config).peek();
+    for m in memory.slots.values_mut() {
+        m.in_flight = None;
+        m.last_state = None;
+    }
+    remember(&mut obs, &sup.layout, &config.backoff, &mut memory, now);
+    let report = tmux_supervisor::check::report(&sup.layout, &obs, &memory, &server_label(config));
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("tmux-supervisor: {e}");
+                return ExitCode::from(EXIT_ERROR);
+            }
+        }
+    } else {
+        print!("{}", report.to_text(&sup.layout, now / 1000, &obs));
+    }
+    ExitCode::from(report.exit_code())
+}
+
+/// Where the log goes: `--log-file`, else daily files in the state dir.
+fn log_target(config: &Config, cli: &Cli) -> LogTarget {
+    cli.log_file.clone().map_or_else(
+        || LogTarget::Daily(config.state_dir.clone()),
+        LogTarget::File,
+    )
+}
+
+/// Starts file logging; if the log cannot be written, says so on stderr and logs there.
+fn start_logging(
+    config: &Config,
+    cli: &Cli,
+    stderr_fallback: bool,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let target = log_target(config, cli);
+    match logging::init(&target, cli.verbose) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!(
+                "tmux-supervisor: cannot write the log {}: {e}",
+                target.describe()
+            );
+            if stderr_fallback {
+                let _ = tracing_subscriber::fmt()
+                    .with_writer(std::io::stderr)
+                    .try_init();
+            }
+            None
+        }
+    }
+}
+
+/// The async runtime: one worker for the owning task, a few blocking threads for tmux.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()
+}
+
+/// `daemon`: poll + reconcile + log until SIGTERM, SIGINT or SIGHUP.
+fn daemon(config: Config, cli: &Cli) -> ExitCode {
+    let guard = start_logging(&config, cli, true);
+    let tmux = match tmux_client(&config) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tmux-supervisor: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let store = store_for(&config);
+    let dry_run = cli.dry_run;
+    rt.block_on(async move {
+        let mut sup = Supervisor::new(config, Some(store), supervisor::now_ms());
+        sup.mode.dry_run = dry_run;
+        if sup.mode.observe_only {
+            eprintln!(
+                "tmux-supervisor: another supervisor is reconciling this tmux server; running observe-only"
+            );
+        }
+        for e in &sup.memory.events {
+            if e.kind == tmux_supervisor::memory::EventKind::Error {
+                eprintln!("tmux-supervisor: {}", e.text);
+            }
+        }
+        let tmux: Arc<dyn Tmux> = Arc::new(tmux);
+        supervisor::run_daemon(sup, tmux, shutdown_signal()).await;
+    });
+    drop(guard);
+    ExitCode::SUCCESS
+}
+
+/// Resolves on SIGTERM, SIGINT or SIGHUP.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        // Without handlers the default actions still end the process.
+        return std::future::pending().await;
+    };
+    let which = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+        _ = hup.recv() => "SIGHUP",
+    };
+    tracing::info!("{which} received: stopping");
 }
 
 /// Finds and loads the config, then applies the command-line overrides.

@@ -241,6 +241,15 @@ impl Store {
         }
     }
 
+    /// Reads the memory without changing anything on disk (for `check`): a missing or
+    /// unreadable file is an empty memory.
+    pub fn peek(&self) -> Memory {
+        fs::read(&self.path)
+            .ok()
+            .and_then(|t| serde_json::from_slice(&t).ok())
+            .unwrap_or_default()
+    }
+
     /// Writes the memory atomically: a temp file (mode 0600) in the same dir, then a rename.
     pub fn save(&self, memory: &Memory) -> std::io::Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));

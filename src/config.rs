@@ -257,6 +257,14 @@ impl PositionReceiver {
                         Event::Scalar(s, ..) => s.clone(),
                         _ => "?".to_string(),
                     };
+                    // yaml-rust2 marks a block mapping that is a sequence item at the `:` after
+                    // its first key; point at the key itself.
+                    if let Some(start) = self.pos.at.get_mut(path.as_str())
+                        && start.0 == here.0
+                        && start.1 > here.1
+                    {
+                        *start = here;
+                    }
                     let full = join(path, &name);
                     self.pos.at.insert(full, here);
                     self.pos.keys.push((path.clone(), name.clone(), here));
@@ -1020,7 +1028,7 @@ fn check_env(ck: &mut Checker<'_>, at: &str, env: &BTreeMap<String, String>) {
 
 /// No two slots of the whole config may share a name.
 fn check_collisions(cfg: &Config, ck: &mut Checker<'_>) {
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut seen: HashMap<String, (String, String)> = HashMap::new();
     let mut reported: HashSet<(String, String)> = HashSet::new();
     let paths: Vec<String> = cfg
         .pools
@@ -1033,17 +1041,30 @@ fn check_collisions(cfg: &Config, ck: &mut Checker<'_>) {
         if name.is_empty() {
             continue;
         }
-        if let Some(first) = seen.get(&name) {
+        if let Some((first, first_path)) = seen.get(&name) {
             let key = (first.clone(), source.clone());
             if reported.insert(key) {
+                let hint = match (
+                    first_path.starts_with("sessions"),
+                    path.starts_with("sessions"),
+                ) {
+                    (false, false) => {
+                        "make the ranges disjoint: change a prefix, start_index or max"
+                    }
+                    (true, true) => "give every dedicated session its own name",
+                    _ => {
+                        "rename the dedicated session, or change the pool's prefix, start_index \
+                         or max so its range leaves this name out"
+                    }
+                };
                 ck.at(
                     &path,
                     format!("slot `{name}` is defined twice: by {first} and by {source}"),
-                    Some("make the ranges disjoint: change a prefix, start_index or max"),
+                    Some(hint),
                 );
             }
         } else {
-            seen.insert(name, source);
+            seen.insert(name, (source, path));
         }
     }
 }

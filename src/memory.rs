@@ -57,6 +57,9 @@ pub struct SlotMemory {
     pub clean_exit: bool,
     /// One op in flight at most.
     pub in_flight: Option<InFlight>,
+    /// The supervisor has started this slot before. The very first creation is not a
+    /// restart: it does not count toward the backoff or `max_restarts`.
+    pub started_before: bool,
 }
 
 /// What happened, for the event log.

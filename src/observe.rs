@@ -466,7 +466,8 @@ pub fn remember(
 fn in_flight_done(f: &InFlight, pane: Option<&Pane>) -> bool {
     match pane {
         None => false,
-        Some(p) if f.op == "respawn" => !p.pane_dead && Some(p.pane_pid) != f.old_pane_pid,
+        // A new process in the pane (it may already have died again: crash loops do).
+        Some(p) if f.op == "respawn" => Some(p.pane_pid) != f.old_pane_pid,
         Some(_) => true,
     }
 }

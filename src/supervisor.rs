@@ -121,15 +121,15 @@ pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
         .map(|job| {
             let outcome = match &job.kind {
                 OpKind::Create(launch) => match tmux.create(launch) {
-                    Ok(Created::New { session_id, .. }) => Ok(format!("created {session_id}")),
+                    Ok(Created::New { session_id, .. }) => Ok(session_id),
                     Ok(Created::AlreadyExists) => {
-                        Ok("already exists (someone else created it)".to_string())
+                        Ok("it already existed: someone else created it".to_string())
                     }
                     Err(e) => Err(e.to_string()),
                 },
                 OpKind::Respawn { pane_id, launch } => tmux
                     .respawn(pane_id, launch)
-                    .map(|()| format!("respawned {pane_id}"))
+                    .map(|()| format!("pane {pane_id}"))
                     .map_err(|e| e.to_string()),
                 OpKind::Kill(target) => tmux
                     .kill(target)
@@ -442,8 +442,11 @@ impl Supervisor {
 
     fn begin_start(&mut self, name: &str, op: &str, old_pane_pid: Option<u32>, now: Millis) {
         let m = self.memory.slot_mut(name);
-        m.restarts = m.restarts.saturating_add(1);
-        m.total_restarts = m.total_restarts.saturating_add(1);
+        if m.started_before {
+            m.restarts = m.restarts.saturating_add(1);
+            m.total_restarts = m.total_restarts.saturating_add(1);
+        }
+        m.started_before = true;
         m.last_start = Some(now);
         m.healthy_since = None;
         m.clean_exit = false;
@@ -545,9 +548,9 @@ impl Supervisor {
                             format!("recovered {name}: {verb} after it {f}{who}"),
                         ),
                         None if verb == "created" => {
-                            (EventKind::Created, format!("{verb} {name}{who}: {text}"))
+                            (EventKind::Created, format!("{verb} {name} ({text}){who}"))
                         }
-                        None => (EventKind::Restarted, format!("{verb} {name}{who}")),
+                        None => (EventKind::Restarted, format!("{verb} {name} ({text}){who}")),
                     };
                     self.memory.push(now, ev, &name, text);
                 }

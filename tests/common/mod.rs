@@ -9,12 +9,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tmux_supervisor::tmux::{Endpoint, TmuxCli};
 
+pub mod process;
+
 /// A tmux server on its own `-L` socket, unique per test (tests run in parallel threads).
 ///
 /// The server is not started by `new()`: "no server running" is a valid state to test. Dropping
 /// it (also while unwinding from a failed assertion) kills the server and removes the socket.
 pub struct TestServer {
     pub socket: String,
+    /// An empty home for the server's shells: the developer's shell profile (which may be
+    /// slow or take locks) never runs in a test pane.
+    pub home: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -24,6 +29,7 @@ impl TestServer {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         TestServer {
+            home: tempfile::tempdir().expect("temp home"),
             socket: format!(
                 "tsup-{}-{}-{nanos}",
                 std::process::id(),
@@ -39,6 +45,7 @@ impl TestServer {
             .args(args)
             .env_remove("TMUX")
             .env_remove("TMUX_PANE")
+            .env("HOME", self.home.path())
             .stdin(std::process::Stdio::null())
             .output()
             .expect("run tmux")

@@ -1,0 +1,158 @@
+//! Runs the real `tmux-supervisor` binary against a test server, with a private home, state
+//! dir and log, and stops it (SIGTERM, then SIGKILL) on drop.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::TestServer;
+
+/// A private home for one run of the binary: config, state dir, log.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `config.yaml` here and returns its path.
+    pub fn config(&self, yaml: &str) -> PathBuf {
+        let p = self.path().join("config.yaml");
+        std::fs::write(&p, yaml).unwrap();
+        p
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.path().join("state").join("tmux-supervisor")
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.path().join("supervisor.log")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log()).unwrap_or_default()
+    }
+
+    /// The persisted memory of the server, as JSON.
+    pub fn state(&self, server: &TestServer) -> serde_json::Value {
+        let p = self
+            .state_dir()
+            .join(format!("state-L-{}.json", server.socket.replace('.', "_")));
+        std::fs::read(&p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The binary with this home's environment, pointed at `server`.
+    pub fn command(&self, server: &TestServer, config: &Path) -> Command {
+        self.command_logging_to(server, config, &self.log())
+    }
+
+    /// The same, with the log in `log`.
+    pub fn command_logging_to(&self, server: &TestServer, config: &Path, log: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tmux-supervisor"));
+        c.args(["-L", &server.socket, "-c"])
+            .arg(config)
+            .arg("--log-file")
+            .arg(log)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .env_remove("TMUX_SUPERVISOR_CONFIG")
+            .env("HOME", self.path())
+            .env("XDG_STATE_HOME", self.path().join("state"))
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `check --json` and returns (exit code, parsed JSON).
+    pub fn check_json(&self, server: &TestServer, config: &Path) -> (i32, serde_json::Value) {
+        let out: Output = self
+            .command(server, config)
+            .args(["check", "--json"])
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "check --json printed no JSON ({e}); stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (code, json)
+    }
+}
+
+/// A running daemon; stopped with SIGTERM on drop.
+pub struct Daemon {
+    pub child: Child,
+}
+
+impl Daemon {
+    pub fn start(home: &Home, server: &TestServer, config: &Path) -> Self {
+        let child = home
+            .command(server, config)
+            .arg("daemon")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Daemon { child }
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Sends SIGTERM and waits for the exit (up to 10 s); returns the exit code and stderr.
+    pub fn stop(&mut self) -> (Option<i32>, String) {
+        signal(self.child.id(), "TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break self.child.wait().ok();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (status.and_then(|s| s.code()), err)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            signal(self.child.id(), "TERM");
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// `kill -SIG PID`.
+pub fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}

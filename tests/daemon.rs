@@ -1,0 +1,450 @@
+//! The headless daemon and `check` against a real tmux server: reconcile of the production
+//! pools, crash loops with backoff, crash-while-working, memory across restarts, the lock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use common::process::{Daemon, Home};
+use serde_json::Value;
+
+const PRODUCTION_FAST: &str = r#"
+poll_interval: 1s
+reconcile_interval: 2s
+pools:
+  - name: manual
+    prefix: "ccl-"
+    start_index: 0
+    max: 10
+    restart: never
+  - name: auto
+    prefix: "ccl-auto-"
+    start_index: 11
+    max: 10
+    min: 10
+    restart: always
+"#;
+
+fn auto_pool() -> Vec<String> {
+    (11..=20).map(|i| format!("ccl-auto-{i}")).collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn slot<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no slot {name} in {json}"))
+}
+
+fn session_id(server: &TestServer, name: &str) -> Option<String> {
+    let out = server.tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        &format!("={name}:"),
+        "#{session_id}",
+    ]);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn daemon_keeps_the_auto_pool_and_leaves_everything_else_alone() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(PRODUCTION_FAST);
+    for name in ["ccl-3", "ccl-auto0", "main"] {
+        server.new_session(name);
+    }
+    let stray_id = session_id(&server, "ccl-auto0").unwrap();
+    let mut daemon = Daemon::start(&home, &server, &config);
+
+    let mut want: Vec<String> = auto_pool();
+    want.extend(["ccl-3", "ccl-auto0", "main"].map(String::from));
+    let want = sorted(want);
+    server.wait_until(
+        "exactly the auto pool exists besides the three",
+        Duration::from_secs(10),
+        || sorted(server.session_names()) == want,
+    );
+
+    // A killed auto session is back within 3 s.
+    server.tmux_ok(&["kill-session", "-t", "=ccl-auto-15:"]);
+    let killed = Instant::now();
+    server.wait_until("ccl-auto-15 is back", Duration::from_secs(3), || {
+        server.session_names().contains(&"ccl-auto-15".to_string())
+    });
+    eprintln!("ccl-auto-15 back after {:?}", killed.elapsed());
+
+    // A killed manual session is never recreated.
+    server.tmux_ok(&["kill-session", "-t", "=ccl-3:"]);
+    std::thread::sleep(Duration::from_secs(5));
+    let names = server.session_names();
+    assert!(!names.contains(&"ccl-3".to_string()), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.starts_with("ccl-") || n.starts_with("ccl-auto")),
+        "{names:?}"
+    );
+    assert_eq!(
+        session_id(&server, "ccl-auto0"),
+        Some(stray_id),
+        "the stray was touched"
+    );
+    assert!(names.contains(&"main".to_string()));
+
+    // The server dies: the daemon keeps running and brings the auto pool back.
+    server.kill_server();
+    server.wait_until(
+        "the auto pool is back on a new server",
+        Duration::from_secs(10),
+        || sorted(server.session_names()) == sorted(auto_pool()),
+    );
+    assert!(daemon.alive(), "the daemon died with the server");
+    let (code, _) = daemon.stop();
+    assert_eq!(code, Some(0));
+    let log = home.log_text();
+    assert!(log.contains("stray session ccl-auto0"), "{log}");
+}
+
+#[test]
+fn crash_loop_backs_off_and_shows_the_exit_status() {
+    let server = TestServer::new();
+    server.new_session("main");
+    let home = Home::new();
+    let config = home.config(
+        r#"
+poll_interval: 1s
+reconcile_interval: 2s
+pools:
+  - name: crash
+    prefix: "crash-"
+    max: 1
+    restart: always
+    command: ["sh", "-c", "exit 3"]
+backoff:
+  initial: 2s
+  max: 5m
+"#,
+    );
+    let mut daemon = Daemon::start(&home, &server, &config);
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(40));
+    let state = home.state(&server);
+    let starts = state["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["name"] == "crash-0"
+                && ["created", "restarted", "recovered"].contains(&e["kind"].as_str().unwrap())
+        })
+        .count();
+    eprintln!("{starts} starts in {:?}", started.elapsed());
+    assert!(
+        (4..=6).contains(&starts),
+        "{starts} starts in 40 s: {state}"
+    );
+    let (code, json) = home.check_json(&server, &config);
+    assert_eq!(code, 1);
+    let s = slot(&json, "crash-0");
+    assert_eq!(s["state"], "failed", "{s}");
+    assert!(s["reason"].as_str().unwrap().contains("exit 3"), "{s}");
+    assert!(daemon.alive());
+}
+
+#[test]
+fn crash_loop_gives_up_after_max_restarts_until_recreated_by_hand() {
+    let server = TestServer::new();
+    server.new_session("main");
+    let home = Home::new();
+    let config = home.config(
+        r#"
+poll_interval: 1s
+reconcile_interval: 1s
+pools:
+  - name: crash
+    prefix: "crash-"
+    max: 1
+    restart: always
+    command: ["sh", "-c", "exit 3"]
+backoff:
+  initial: 1s
+  max: 1s
+  max_restarts: 3
+"#,
+    );
+    let _daemon = Daemon::start(&home, &server, &config);
+    server.wait_until("the slot gives up", Duration::from_secs(30), || {
+        home.state(&server)["slots"]["crash-0"]["gave_up"] == true
+    });
+    let state = home.state(&server);
+    assert_eq!(state["slots"]["crash-0"]["restarts"], 3, "{state}");
+    let pid_before = server.tmux_ok(&["display-message", "-p", "-t", "=crash-0:", "#{pane_pid}"]);
+    std::thread::sleep(Duration::from_secs(4));
+    let pid_after = server.tmux_ok(&["display-message", "-p", "-t", "=crash-0:", "#{pane_pid}"]);
+    assert_eq!(pid_before, pid_after, "it was restarted after giving up");
+    let (_, json) = home.check_json(&server, &config);
+    let s = slot(&json, "crash-0");
+    assert_eq!(s["state"], "failed");
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("gave up after 3 restarts"),
+        "{s}"
+    );
+}
+
+/// A stand-in agent: a process whose argv[0] is `claude` (tmux reports that as the pane's
+/// command), either printing a working line every 300 ms or staying quiet.
+fn fake_agent(busy: bool) -> &'static str {
+    if busy {
+        "(exec -a claude sh -c 'while :; do echo \"Thinking (esc to interrupt)\"; sleep 0.3; done')"
+    } else {
+        "(exec -a claude sleep 600)"
+    }
+}
+
+#[test]
+fn agent_exiting_to_a_shell_while_working_is_a_crash() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(
+        r#"
+poll_interval: 500ms
+reconcile_interval: 1h
+pools:
+  - name: manual
+    prefix: "ccl-"
+    max: 2
+    restart: never
+"#,
+    );
+    server.new_session("ccl-0");
+    server.new_session("ccl-1");
+    server.tmux_ok(&["send-keys", "-t", "=ccl-0:", fake_agent(true), "Enter"]);
+    server.tmux_ok(&["send-keys", "-t", "=ccl-1:", fake_agent(false), "Enter"]);
+    let _daemon = Daemon::start(&home, &server, &config);
+    server.wait_until(
+        "ccl-0 is seen working and ccl-1 idle",
+        Duration::from_secs(15),
+        || {
+            let s = home.state(&server);
+            s["slots"]["ccl-0"]["last_state"] == "working"
+                && s["slots"]["ccl-1"]["last_state"] == "idle"
+        },
+    );
+    server.tmux_ok(&["send-keys", "-t", "=ccl-0:", "C-c"]);
+    server.tmux_ok(&["send-keys", "-t", "=ccl-1:", "C-c"]);
+    server.wait_until("ccl-0 is marked crashed", Duration::from_secs(10), || {
+        home.state(&server)["slots"]["ccl-0"]["failed"]
+            .as_str()
+            .is_some_and(|f| f.contains("crashed while working"))
+    });
+    server.wait_until(
+        "ccl-1 is back at its shell",
+        Duration::from_secs(10),
+        || {
+            home.state(&server)["slots"]["ccl-1"]["last_state"] == "idle"
+                && server
+                    .tmux_ok(&[
+                        "display-message",
+                        "-p",
+                        "-t",
+                        "=ccl-1:",
+                        "#{pane_current_command}",
+                    ])
+                    .trim()
+                    != "claude"
+        },
+    );
+    let (_, json) = home.check_json(&server, &config);
+    let a = slot(&json, "ccl-0");
+    assert_eq!(a["state"], "failed", "{a}");
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .contains("crashed while working"),
+        "{a}"
+    );
+    let b = slot(&json, "ccl-1");
+    assert_eq!(
+        (b["state"].as_str(), b["reason"].as_str()),
+        (Some("idle"), Some("shell")),
+        "{b}"
+    );
+    // Never acted on: restart: never.
+    assert!(server.session_names().contains(&"ccl-0".to_string()));
+}
+
+#[test]
+fn memory_survives_a_restart_and_a_corrupt_file_is_moved_aside() {
+    let server = TestServer::new();
+    server.new_session("main");
+    let home = Home::new();
+    let config = home.config(
+        r#"
+poll_interval: 500ms
+reconcile_interval: 500ms
+pools:
+  - name: crash
+    prefix: "crash-"
+    max: 1
+    restart: always
+    command: ["sh", "-c", "exit 3"]
+backoff:
+  initial: 30s
+  max: 1h
+"#,
+    );
+    // Created, died, restarted at once (the first restart is immediate), died: the next
+    // restart waits 30 s.
+    let mut d = Daemon::start(&home, &server, &config);
+    server.wait_until("one restart counted", Duration::from_secs(20), || {
+        home.state(&server)["slots"]["crash-0"]["restarts"] == 1
+    });
+    d.stop();
+    let before = home.state(&server)["slots"]["crash-0"].clone();
+    let restarts = before["restarts"].as_u64().unwrap();
+    // With the counters kept, a restarted daemon waits out the backoff; with them lost it
+    // would restart the slot at once.
+    let pid = server.tmux_ok(&["display-message", "-p", "-t", "=crash-0:", "#{pane_pid}"]);
+    let mut d = Daemon::start(&home, &server, &config);
+    std::thread::sleep(Duration::from_secs(3));
+    let after = home.state(&server)["slots"]["crash-0"].clone();
+    assert_eq!(after["restarts"].as_u64().unwrap(), restarts, "{after}");
+    assert_eq!(after["last_start"], before["last_start"], "{after}");
+    assert_eq!(
+        server.tmux_ok(&["display-message", "-p", "-t", "=crash-0:", "#{pane_pid}"]),
+        pid
+    );
+    d.stop();
+
+    // Corrupt the file: the daemon moves it aside, says so, and supervises on.
+    let state_file = home
+        .state_dir()
+        .join(format!("state-L-{}.json", server.socket.replace('.', "_")));
+    std::fs::write(&state_file, b"{\"slots\": {\"crash-0\": {\"restarts\": ").unwrap();
+    let mut d = Daemon::start(&home, &server, &config);
+    server.wait_until(
+        "a fresh state file is written",
+        Duration::from_secs(10),
+        || home.state(&server).is_object(),
+    );
+    let aside: Vec<_> = std::fs::read_dir(home.state_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(d.alive());
+    let (_, stderr) = d.stop();
+    assert!(stderr.contains("corrupt"), "{stderr}");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_server_only_observes() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(PRODUCTION_FAST);
+    let _first = Daemon::start(&home, &server, &config);
+    server.wait_until(
+        "the first daemon filled the pool",
+        Duration::from_secs(10),
+        || server.session_names().len() == 10,
+    );
+    let home2_log = home.path().join("second.log");
+    let mut second = {
+        let mut c = home.command_logging_to(&server, &config, &home2_log);
+        c.arg("daemon");
+        c.stderr(std::process::Stdio::piped());
+        Daemon {
+            child: c.spawn().unwrap(),
+        }
+    };
+    server.tmux_ok(&["kill-session", "-t", "=ccl-auto-13:"]);
+    server.wait_until(
+        "the first daemon brought it back",
+        Duration::from_secs(5),
+        || server.session_names().len() == 10,
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let (_, stderr) = second.stop();
+    assert!(stderr.contains("observe-only"), "{stderr}");
+    let log = std::fs::read_to_string(&home2_log).unwrap();
+    assert!(
+        !log.contains("event=\"created\""),
+        "the second daemon created something:\n{log}"
+    );
+    assert!(log.contains("observe-only"), "{log}");
+}
+
+#[test]
+fn check_json_audits_a_mixed_production_server() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(PRODUCTION_FAST);
+    for name in [
+        "ccl-0",
+        "ccl-3",
+        "ccl-auto-11",
+        "ccl-auto-12",
+        "ccl-auto0",
+        "ccl-auto-5",
+        "main",
+    ] {
+        server.new_session(name);
+    }
+    let before = sorted(server.session_names());
+    let (code, json) = home.check_json(&server, &config);
+    assert_eq!(code, 1);
+    let slots = json["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 20);
+    let states: Vec<(String, String, bool)> = slots
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+                s["present"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    for (name, state, present) in &states {
+        let expect = match name.as_str() {
+            "ccl-0" | "ccl-3" | "ccl-auto-11" | "ccl-auto-12" => ("idle", true),
+            n if n.starts_with("ccl-auto-") => ("missing", false),
+            _ => ("absent", false),
+        };
+        assert_eq!((state.as_str(), *present), expect, "{name}");
+    }
+    for s in slots {
+        assert!(s["reason"].is_string() && s["restarts"].is_u64() && s["pool"].is_string());
+    }
+    let strays: Vec<(&str, &str)> = json["strays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["pool"].as_str().unwrap()))
+        .collect();
+    assert_eq!(strays, vec![("ccl-auto-5", "auto"), ("ccl-auto0", "auto")]);
+    assert_eq!(json["others"], serde_json::json!(["main"]));
+    assert_eq!(
+        sorted(server.session_names()),
+        before,
+        "check changed the server"
+    );
+}

@@ -33,7 +33,12 @@ const BAD: &[(&str, usize, &[&str])] = &[
     (
         "overlapping_pools.yaml",
         8,
-        &["slot `ccl-8`", "pool `manual`", "pool `auto`"],
+        &[
+            "2 slots are defined twice",
+            "`ccl-8`, `ccl-9`",
+            "pool `manual`",
+            "pool `auto`",
+        ],
     ),
     (
         "subtle_prefix_collision.yaml",
@@ -366,7 +371,7 @@ fn every_bad_file_fails_on_its_line() {
 #[test]
 fn single_rule_files_have_a_single_problem() {
     for (name, ..) in BAD {
-        if ["several_problems.yaml", "overlapping_pools.yaml"].contains(name) {
+        if ["several_problems.yaml"].contains(name) {
             continue;
         }
         let err = load("bad", name).unwrap_err();
@@ -414,14 +419,34 @@ fn collision_hints_say_what_to_change() {
 }
 
 #[test]
-fn overlapping_pools_report_each_shared_slot() {
+fn overlapping_pools_report_the_shared_slots_once() {
     let err = load("bad", "overlapping_pools.yaml").unwrap_err();
     // manual owns ccl-0..ccl-9, auto ccl-8..ccl-11: only ccl-8 and ccl-9 are shared.
-    let msgs: Vec<&str> = err.problems.iter().map(|p| p.message.as_str()).collect();
-    assert_eq!(msgs.len(), 2, "{err}");
-    assert!(msgs[0].contains("slot `ccl-8`"), "{err}");
-    assert!(msgs[1].contains("slot `ccl-9`"), "{err}");
-    assert!(err.problems.iter().all(|p| p.line == Some(8)), "{err}");
+    assert_eq!(err.problems.len(), 1, "{err}");
+    let m = &err.problems[0].message;
+    assert!(m.starts_with("2 slots are defined twice"), "{err}");
+    assert!(
+        m.contains("`ccl-8`, `ccl-9`") && !m.contains("ccl-10"),
+        "{err}"
+    );
+    assert_eq!(err.problems[0].line, Some(8), "{err}");
+}
+
+#[test]
+fn a_large_overlap_is_one_short_problem() {
+    let err = tmux_supervisor::config::Config::parse(
+        "pools:\n  - {name: a, prefix: \"w-\", max: 1000, restart: never}\n  - {name: b, prefix: \"w-\", max: 1000, restart: never}\n",
+        "t.yaml",
+    )
+    .unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert!(
+        err.problems[0]
+            .message
+            .contains("1000 slots are defined twice"),
+        "{err}"
+    );
+    assert!(err.problems[0].message.contains("and 995 more"), "{err}");
 }
 
 #[test]

@@ -320,9 +320,18 @@ impl Config {
                 }
             }
         }
-        if !unknown.is_empty() {
-            return Err(fail(unknown));
-        }
+        // Keys an unknown key most likely meant: reported as misspelt, not also as missing.
+        let misspelt = pos
+            .keys
+            .iter()
+            .filter_map(|(parent, key, _)| {
+                let known = known_keys(parent)?;
+                if known.contains(&key.as_str()) {
+                    return None;
+                }
+                closest(key, known).map(|k| format!("{parent}.{k}"))
+            })
+            .collect();
 
         // Step 2: the raw shape.
         let raw: RawConfig = if text.trim().is_empty() {
@@ -347,7 +356,8 @@ impl Config {
         // Step 3: defaults and rules.
         let mut ck = Checker {
             pos: &pos,
-            problems: Vec::new(),
+            problems: unknown,
+            misspelt,
         };
         let cfg = resolve(raw, &mut ck, file, home);
         if ck.problems.is_empty() {
@@ -428,13 +438,19 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_suggests_the_near_one() {
-        let err = parse("pools:\n  - name: a\n    prefx: b\n").unwrap_err();
-        assert_eq!(err.problems.len(), 1);
+    fn unknown_key_suggests_the_near_one_and_the_other_rules_still_run() {
+        let err = parse("pools:\n  - name: a\n    prefx: b\n    max: 0\n    restart: always\n")
+            .unwrap_err();
         let p = &err.problems[0];
         assert_eq!((p.line, p.column), (Some(3), Some(5)));
         assert!(p.message.contains("prefx"));
         assert_eq!(p.hint.as_deref(), Some("did you mean `prefix`?"));
+        // Reported together with the other rules, but not again as a missing `prefix`.
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(
+            err.problems[1].message.contains("`max` must be at least 1"),
+            "{err}"
+        );
     }
 
     #[test]

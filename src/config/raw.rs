@@ -1,11 +1,11 @@
 //! The config as written: raw structs filled by `serde_yaml`, before defaults and rules.
+//! Unknown keys are not rejected here: the position scan has already reported every one.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) tmux: Option<RawTmux>,
@@ -28,7 +28,6 @@ pub(super) struct RawConfig {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawTmux {
     #[serde(default)]
     pub(super) socket_name: Option<String>,
@@ -37,7 +36,6 @@ pub(super) struct RawTmux {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawPool {
     pub(super) name: Option<String>,
     pub(super) prefix: Option<String>,
@@ -58,7 +56,6 @@ pub(super) struct RawPool {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawSession {
     pub(super) name: Option<String>,
     #[serde(default)]
@@ -72,7 +69,6 @@ pub(super) struct RawSession {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawBackoff {
     #[serde(default)]
     pub(super) initial: Option<serde_yaml::Value>,
@@ -85,7 +81,6 @@ pub(super) struct RawBackoff {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawAgent {
     #[serde(default)]
     pub(super) commands: Option<Vec<String>>,

@@ -1,6 +1,6 @@
 //! Defaults and the rules of a config: every problem collected, located by its YAML path.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,9 +15,18 @@ use super::{
 pub(super) struct Checker<'a> {
     pub(super) pos: &'a Positions,
     pub(super) problems: Vec<Problem>,
+    /// Paths of required keys that an unknown key probably meant to write.
+    pub(super) misspelt: HashSet<String>,
 }
 
 impl Checker<'_> {
+    /// Reports a missing required key, unless a misspelling of it was already reported.
+    fn missing(&mut self, key: &str, at: &str, message: String, hint: &str) {
+        if !self.misspelt.contains(key) {
+            self.at(at, message, Some(hint));
+        }
+    }
+
     fn at(&mut self, path: &str, message: impl Into<String>, hint: Option<&str>) {
         let (line, column) = self.locate(path);
         self.problems.push(Problem {
@@ -128,7 +137,14 @@ impl Checker<'_> {
                 Restart::Never
             }
             None => {
-                self.at(path, format!("{what} has no `restart` policy"), hint);
+                if let Some(h) = hint {
+                    self.missing(
+                        &format!("{path}.restart"),
+                        path,
+                        format!("{what} has no `restart` policy"),
+                        h,
+                    );
+                }
                 Restart::Never
             }
         }
@@ -243,10 +259,11 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
         let at = format!("pools[{i}]");
         let name = rp.name.unwrap_or_default();
         if name.is_empty() {
-            ck.at(
+            ck.missing(
+                &format!("{at}.name"),
                 &at,
                 format!("pool {i} has no `name`"),
-                Some("add `name: auto` or similar"),
+                "add `name: auto` or similar",
             );
         } else if let Some(first) = pool_names.insert(name.clone(), i) {
             ck.at(
@@ -257,10 +274,11 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
         }
         let prefix = rp.prefix.unwrap_or_default();
         if prefix.is_empty() {
-            ck.at(
+            ck.missing(
+                &format!("{at}.prefix"),
                 &format!("{at}.prefix"),
                 format!("pool `{name}` has no `prefix`"),
-                Some("slots are named prefix + index, e.g. prefix: \"ccl-auto-\""),
+                "slots are named prefix + index, e.g. prefix: \"ccl-auto-\"",
             );
         } else {
             ck.session_name(
@@ -276,10 +294,11 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
         let max = given_max.unwrap_or(0);
         let given_min = ck.uint(&format!("{at}.min"), rp.min.as_ref());
         if rp.max.is_none() {
-            ck.at(
+            ck.missing(
+                &format!("{at}.max"),
                 &at,
                 format!("pool `{name}` has no `max`"),
-                Some("max is the number of slots watched: [start_index, start_index+max)"),
+                "max is the number of slots watched: [start_index, start_index+max)",
             );
         } else if given_max.is_some() && max == 0 {
             ck.at(

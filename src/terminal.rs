@@ -1,25 +1,58 @@
-//! The terminal, borrowed from the operator and always given back: init (with ratatui's panic
-//! hook that restores it), restore, and suspend / resume around a foreground `tmux attach`.
+//! The terminal, borrowed from the operator and always given back: init (with a panic hook
+//! that restores it first), restore, and suspend / resume around a foreground `tmux attach`.
+//!
+//! Restoring is idempotent: leaving the alternate screen twice makes tmux (and xterm) jump
+//! the cursor back to where it was saved, over whatever was printed since (a panic message).
 
 use std::io::{self, stdout};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use crossterm::cursor::Show;
 use crossterm::execute;
-use crossterm::terminal::{EnterAlternateScreen, enable_raw_mode};
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 /// The terminal the UI draws on.
 pub type Term = ratatui::DefaultTerminal;
 
-/// Raw mode, alternate screen, and a panic hook that restores the terminal before the panic
-/// message is printed. On failure whatever was switched on is switched off again.
+/// The terminal is in UI mode (raw, alternate screen).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static PANIC_HOOK: Once = Once::new();
+
+/// Raw mode and the alternate screen, with a panic hook (installed once) that restores the
+/// terminal before the panic message is printed. On failure whatever was switched on is
+/// switched off again.
 pub fn init() -> io::Result<Term> {
-    ratatui::try_init().inspect_err(|_| restore())
+    PANIC_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+    enter().inspect_err(|_| restore())
 }
 
-/// Leaves raw mode and the alternate screen. Never panics and prints nothing.
+fn enter() -> io::Result<Term> {
+    ACTIVE.store(true, Ordering::SeqCst);
+    enable_raw_mode()?;
+    execute!(stdout(), EnterAlternateScreen)?;
+    let mut t = Terminal::new(CrosstermBackend::new(stdout()))?;
+    t.clear()?;
+    Ok(t)
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor, once. Never panics and
+/// prints nothing else.
 pub fn restore() {
-    let _ = ratatui::try_restore();
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(stdout(), LeaveAlternateScreen, Show);
+    }
 }
 
 /// Restores the terminal when dropped: held for the whole life of the UI so every exit path
@@ -47,16 +80,8 @@ pub fn suspend() -> Suspended {
     Suspended { resumed: false }
 }
 
-fn enter() -> io::Result<Term> {
-    enable_raw_mode()?;
-    execute!(stdout(), EnterAlternateScreen)?;
-    let mut t = Terminal::new(CrosstermBackend::new(stdout()))?;
-    t.clear()?;
-    Ok(t)
-}
-
 impl Suspended {
-    /// Raw mode and the alternate screen again, cleared (the panic hook is still installed).
+    /// Raw mode and the alternate screen again, cleared.
     pub fn resume(mut self) -> io::Result<Term> {
         self.resumed = true;
         enter()
@@ -65,7 +90,7 @@ impl Suspended {
 
 impl Drop for Suspended {
     fn drop(&mut self) {
-        if !self.resumed {
+        if !self.resumed && !std::thread::panicking() {
             let _ = enter();
         }
     }

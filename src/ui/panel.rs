@@ -46,13 +46,14 @@ fn preview(app: &App, now: Millis, height: usize) -> (String, Vec<Line<'static>>
             } else {
                 format!("watched only (restart: {})", s.restart)
             };
-            (
-                format!(
-                    "{}; {policy}",
-                    st.map_or("not polled yet", |s| s.reason.as_str())
-                ),
-                st.and_then(|s| s.pane.as_ref()),
-            )
+            let why = st.map_or("not polled yet", |s| s.reason.as_str());
+            // "no session (restart: never)" already says the policy.
+            let why = if why.contains("restart:") || why.contains("watched only") {
+                why.to_string()
+            } else {
+                format!("{why}; {policy}")
+            };
+            (why, st.and_then(|s| s.pane.as_ref()))
         }
         Kind::Stray { pool } => (
             format!(

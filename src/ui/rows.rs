@@ -122,10 +122,17 @@ fn slot_row(app: &App, st: Option<&SlotStatus>, slot: usize, now: Millis) -> Ses
     if m.is_some_and(|m| m.gave_up) {
         note.push("gave up".to_string());
     }
-    if let Some(w) = sup.last_plan.backing_off.iter().find(|w| w.slot == slot) {
+    // The plan is from the last reconcile pass: only believe it while the slot still needs it.
+    let needs_start = matches!(st.state, State::Missing | State::Failed);
+    if let Some(w) = sup
+        .last_plan
+        .backing_off
+        .iter()
+        .find(|w| w.slot == slot && needs_start)
+    {
         let until = m.map_or(w.until, |m| next_start_allowed(m, &sup.config.backoff));
         note.push(format!("restart in {}", ms_until(until, now)));
-    } else if sup.last_plan.ops.iter().any(|o| o.slot() == slot) && sup.mode.acts() {
+    } else if needs_start && sup.mode.acts() && sup.last_plan.ops.iter().any(|o| o.slot() == slot) {
         note.push("restart due".to_string());
     }
     if let Some(f) = m.and_then(|m| m.in_flight.as_ref()) {

@@ -234,3 +234,30 @@ fn header_flags_and_poll_error() {
     }
     assert!(line(buf, 1).contains("poll failed: no tmux"));
 }
+
+#[test]
+fn a_plan_from_before_the_last_poll_is_not_shown_for_a_healthy_slot() {
+    let mut app = sample::app();
+    let note = |app: &App, n: &str| {
+        rows(app, NOW)
+            .iter()
+            .filter_map(Row::session)
+            .find(|s| s.name == n)
+            .unwrap()
+            .note
+            .clone()
+    };
+    assert!(note(&app, "ccl-auto-16").contains("restart due"));
+    // The next poll shows ccl-auto-16 alive again; the plan still lists it until the next pass.
+    let mut p = sample::poll();
+    for pane in &mut p.snapshot.panes {
+        if pane.session_name == "ccl-auto-16" {
+            pane.pane_dead = false;
+            pane.dead_status = None;
+            pane.current_command = "bash".to_string();
+        }
+    }
+    app.sup.on_poll(p, NOW + 1_000);
+    assert!(!app.sup.last_plan.ops.is_empty());
+    assert!(!note(&app, "ccl-auto-16").contains("restart due"));
+}

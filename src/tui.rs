@@ -282,9 +282,19 @@ async fn attach_foreground(cli: &TmuxCli, name: &str) -> Attached {
         .env_remove("TMUX");
     let suspended = terminal::suspend();
     tracing::info!(session = name, "attaching in the foreground");
-    let child = match tokio::task::spawn_blocking(move || cmd.status()).await {
-        Ok(Ok(s)) if s.success() => Ok(()),
-        Ok(Ok(s)) => Err(format!("tmux attach-session exited with {s}")),
+    // stdin and stdout stay the terminal; stderr is kept for the message shown in the UI.
+    cmd.stderr(std::process::Stdio::piped());
+    let run = move || cmd.spawn().and_then(std::process::Child::wait_with_output);
+    let child = match tokio::task::spawn_blocking(run).await {
+        Ok(Ok(out)) if out.status.success() => Ok(()),
+        Ok(Ok(out)) => {
+            let text = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            Err(if text.is_empty() {
+                format!("tmux attach-session exited with {}", out.status)
+            } else {
+                text
+            })
+        }
         Ok(Err(e)) => Err(format!("cannot run tmux attach-session: {e}")),
         Err(e) => Err(format!("attach task failed: {e}")),
     };

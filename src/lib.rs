@@ -1,12 +1,17 @@
 //! tmux-supervisor: keeps pools of tmux sessions alive and shows their state at a glance.
 
+pub mod app;
 pub mod check;
 pub mod config;
 pub mod fixtures;
+pub mod keymap;
 pub mod logging;
 pub mod memory;
 pub mod observe;
 pub mod pool;
 pub mod reconcile;
 pub mod supervisor;
+pub mod terminal;
 pub mod tmux;
+pub mod tui;
+pub mod ui;

@@ -87,12 +87,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Check { json }) => check(&config, json),
         Some(Command::Daemon) => daemon(config, &cli),
-        None => {
-            eprintln!(
-                "tmux-supervisor: the terminal UI is not built yet; try `tmux-supervisor daemon`"
-            );
-            ExitCode::from(EXIT_ERROR)
-        }
+        None => ui(config, &cli),
     }
 }
 
@@ -252,6 +247,51 @@ fn daemon(config: Config, cli: &Cli) -> ExitCode {
     });
     drop(guard);
     ExitCode::SUCCESS
+}
+
+/// The terminal UI over the same supervisor loop as the daemon.
+fn ui(config: Config, cli: &Cli) -> ExitCode {
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "tmux-supervisor: the UI needs a terminal; use `tmux-supervisor daemon` or `check` without one"
+        );
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let guard = start_logging(&config, cli, false);
+    let tmux = match tmux_client(&config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tmux-supervisor: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let store = store_for(&config);
+    let dry_run = cli.dry_run;
+    let result = rt.block_on(async move {
+        let mut sup = Supervisor::new(config, Some(store), supervisor::now_ms());
+        sup.mode.dry_run = dry_run;
+        let attach = tmux_supervisor::tui::Attach::detect(&tmux);
+        let tmux: Arc<dyn Tmux> = Arc::new(tmux);
+        tmux_supervisor::tui::run(sup, tmux, attach).await
+    });
+    // Stop the blocking threads (a tmux call may still be running) without waiting long.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    drop(guard);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tmux-supervisor: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
 }
 
 /// Resolves on SIGTERM, SIGINT or SIGHUP.

@@ -39,6 +39,8 @@ pub struct PollJob {
     pub status_file: Option<PathBuf>,
     /// Pane id → `window_activity` when last captured.
     pub last_read: HashMap<String, i64>,
+    /// A pane shown in the preview: captured too when it has new output, even a shell.
+    pub preview: Option<String>,
 }
 
 /// What one poll brought back.
@@ -65,7 +67,14 @@ impl PollJob {
                 return out;
             }
         }
-        let want = panes_to_capture(&self.layout, &out.snapshot, &self.agent, &self.last_read);
+        let mut want = panes_to_capture(&self.layout, &out.snapshot, &self.agent, &self.last_read);
+        if let Some(id) = &self.preview
+            && !want.contains(id)
+            && let Some(p) = out.snapshot.panes.iter().find(|p| &p.pane_id == id)
+            && self.last_read.get(id) != Some(&p.window_activity)
+        {
+            want.push(id.clone());
+        }
         if !want.is_empty() {
             match tmux.capture(&want, CAPTURE_LINES) {
                 Ok(c) => out.captures = c,
@@ -180,6 +189,8 @@ pub struct Supervisor {
     /// When the last poll came back, and whether it failed.
     pub last_poll_at: Option<Millis>,
     pub last_poll_error: Option<String>,
+    /// The pane the UI previews, captured by the next polls when it changes.
+    pub preview_pane: Option<String>,
     store: Option<Store>,
     lock: Option<Lock>,
     /// Pane id → (`window_activity` at capture, text).
@@ -246,6 +257,7 @@ impl Supervisor {
             last_plan: Plan::default(),
             last_poll_at: None,
             last_poll_error: None,
+            preview_pane: None,
             store,
             lock,
             captures: HashMap::new(),
@@ -288,6 +300,7 @@ impl Supervisor {
                 .iter()
                 .map(|(k, (a, _))| (k.clone(), *a))
                 .collect(),
+            preview: self.preview_pane.clone(),
         }
     }
 

@@ -1,0 +1,346 @@
+//! The terminal UI's event loop: one task owns the [`App`]; it merges terminal input, poll and
+//! reconcile ticks, work results and signals, drains what is queued, then draws once.
+//!
+//! The poll / reconcile logic is `run_daemon`'s, moved into `app::update` as messages.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind};
+use futures_util::StreamExt as _;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::app::{App, Effect, Msg, update};
+use crate::supervisor::{Supervisor, Work, now_ms, spawn_execute, spawn_poll, ticker};
+use crate::terminal::{self, Term};
+use crate::tmux::{Endpoint, Target, Tmux, TmuxCli};
+use crate::ui;
+
+/// Set to `1` to make the `!` key panic (for the test that the terminal is restored).
+pub const TEST_PANIC_ENV: &str = "TMUX_SUPERVISOR_TEST_PANIC";
+
+/// Most queued messages handled before a frame is drawn anyway.
+const DRAIN_LIMIT: usize = 256;
+
+/// How the UI attaches to a session.
+#[derive(Debug, Clone)]
+pub struct Attach {
+    /// The tmux client for `attach-session` (its `-L` / `-S`).
+    pub cli: TmuxCli,
+    /// The UI runs inside tmux on the same server: use `switch-client` instead.
+    pub switch_client: bool,
+}
+
+impl Attach {
+    /// Decides from `$TMUX` whether the UI runs inside a client of `cli`'s server.
+    pub fn detect(cli: &TmuxCli) -> Self {
+        let env = std::env::var("TMUX").ok();
+        Attach {
+            switch_client: same_server(env.as_deref(), cli.endpoint()),
+            cli: cli.clone(),
+        }
+    }
+}
+
+/// True when `$TMUX` (`SOCKET,PID,SESSION`) names the server of `ep`: the same `-S` path,
+/// the same `-L` name (the socket's file name), or `default` when neither is given.
+pub fn same_server(tmux_env: Option<&str>, ep: &Endpoint) -> bool {
+    let Some(value) = tmux_env.filter(|v| !v.is_empty()) else {
+        return false;
+    };
+    // The socket path may itself contain commas: drop the last two fields.
+    let mut parts = value.rsplitn(3, ',');
+    let socket = match (parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(_), Some(path)) => path,
+        _ => value,
+    };
+    let socket = Path::new(socket);
+    match (&ep.socket_path, &ep.socket_name) {
+        (Some(p), _) => {
+            socket == p
+                || matches!((socket.canonicalize(), p.canonicalize()), (Ok(a), Ok(b)) if a == b)
+        }
+        (None, Some(name)) => socket.file_name().is_some_and(|f| f == name.as_str()),
+        (None, None) => socket.file_name().is_some_and(|f| f == "default"),
+    }
+}
+
+/// The server as shown in the header.
+pub fn server_label(ep: &Endpoint) -> String {
+    match (&ep.socket_path, &ep.socket_name) {
+        (Some(p), _) => format!("-S {}", p.display()),
+        (None, Some(n)) => format!("-L {n}"),
+        (None, None) => "default".to_string(),
+    }
+}
+
+/// What the input task and attach report to the loop.
+enum Input {
+    Term(Event),
+    /// The terminal stream failed or ended.
+    Closed(String),
+    AttachFailed(String),
+}
+
+/// The task that owns the crossterm `EventStream` and forwards its events, so the loop can
+/// drain them with `try_recv` (polling the stream with a no-op waker would lose wake-ups:
+/// crossterm keeps the first waker it is given). Dropping the task drops the stream.
+struct InputTask(JoinHandle<()>);
+
+impl InputTask {
+    fn spawn(tx: mpsc::UnboundedSender<Input>) -> Self {
+        InputTask(tokio::spawn(async move {
+            let mut events = EventStream::new();
+            loop {
+                let msg = match events.next().await {
+                    Some(Ok(ev)) => Input::Term(ev),
+                    Some(Err(e)) => Input::Closed(e.to_string()),
+                    None => Input::Closed("terminal input ended".to_string()),
+                };
+                let last = matches!(msg, Input::Closed(_));
+                if tx.send(msg).is_err() || last {
+                    break;
+                }
+            }
+        }))
+    }
+
+    /// Stops reading keys: the stream is dropped before this returns.
+    async fn stop(&mut self) {
+        self.0.abort();
+        let _ = (&mut self.0).await;
+    }
+}
+
+/// Runs the terminal UI until the operator quits or a signal (SIGTERM, SIGHUP, SIGINT)
+/// arrives. The terminal is restored on every exit path and on panic; nothing is printed
+/// while the UI is up. Memory is saved after results and on exit.
+pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow::Result<()> {
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let server = server_label(attach.cli.endpoint());
+    let mut app = App::new(sup, server, attach.switch_client);
+    let test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
+    tracing::info!(
+        slots = app.sup.layout.slots.len(),
+        observe_only = app.sup.mode.observe_only,
+        dry_run = app.sup.mode.dry_run,
+        switch_client = attach.switch_client,
+        "ui started"
+    );
+
+    let restore = terminal::RestoreOnDrop;
+    let mut term = terminal::init()?;
+    let (work_tx, mut work_rx) = mpsc::unbounded_channel::<Work>();
+    let (input_tx, mut input_rx) = mpsc::unbounded_channel::<Input>();
+    let mut input = InputTask::spawn(input_tx.clone());
+    let mut poll_tick = ticker(app.sup.config.poll_interval);
+    let mut reconcile_tick = ticker(app.sup.config.reconcile_interval);
+    let mut redraw_tick = ticker(Duration::from_secs(1));
+    let mut result = Ok(());
+    let mut dirty = true;
+
+    'ui: loop {
+        if dirty {
+            let now = now_ms();
+            if let Err(e) = term.draw(|f| ui::draw(f, &app, now)) {
+                result = Err(anyhow::Error::from(e).context("drawing the terminal UI"));
+                break;
+            }
+            dirty = false;
+        }
+        let mut msgs: Vec<Msg> = Vec::new();
+        let mut stop: Option<&str> = None;
+        tokio::select! {
+            _ = sigterm.recv() => stop = Some("SIGTERM"),
+            _ = sighup.recv() => stop = Some("SIGHUP"),
+            _ = sigint.recv() => stop = Some("SIGINT"),
+            Some(i) = input_rx.recv() => push_input(i, &mut msgs, &mut result),
+            Some(w) = work_rx.recv() => msgs.push(work_msg(w)),
+            _ = poll_tick.tick(), if !app.polling() => msgs.push(Msg::PollTick),
+            _ = reconcile_tick.tick() => msgs.push(Msg::ReconcileTick),
+            _ = redraw_tick.tick() => msgs.push(Msg::Tick),
+        }
+        if let Some(sig) = stop {
+            tracing::info!("{sig}: leaving the UI");
+            break;
+        }
+        if result.is_err() {
+            break;
+        }
+        // Drain what is already queued, then draw once.
+        while msgs.len() < DRAIN_LIMIT {
+            if let Ok(w) = work_rx.try_recv() {
+                msgs.push(work_msg(w));
+            } else if let Ok(i) = input_rx.try_recv() {
+                push_input(i, &mut msgs, &mut result);
+            } else {
+                break;
+            }
+        }
+        let mut attach_to = None;
+        for msg in msgs {
+            if test_panic
+                && let Msg::Key(k) = &msg
+                && k.code == KeyCode::Char('!')
+                && k.kind == KeyEventKind::Press
+            {
+                panic!("test panic requested with {TEST_PANIC_ENV}=1");
+            }
+            let now = now_ms();
+            for fx in update(&mut app, msg, now) {
+                match fx {
+                    Effect::Poll(job) => spawn_poll(Arc::clone(&tmux), job, work_tx.clone()),
+                    Effect::Execute(jobs) => {
+                        spawn_execute(Arc::clone(&tmux), jobs, work_tx.clone());
+                    }
+                    Effect::PollSoon => poll_tick.reset_immediately(),
+                    Effect::Save => app.sup.save(now),
+                    Effect::Attach { name, switch } => attach_to = Some((name, switch)),
+                    Effect::Quit => break 'ui,
+                    Effect::Redraw => dirty = true,
+                }
+            }
+        }
+        if result.is_err() {
+            break;
+        }
+        if let Some((name, switch)) = attach_to {
+            if switch {
+                let tmux = Arc::clone(&tmux);
+                let tx = input_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = tmux.switch_client(None, &Target::Name(name)) {
+                        let _ = tx.send(Input::AttachFailed(e.to_string()));
+                    }
+                });
+            } else {
+                input.stop().await;
+                let outcome = attach_foreground(&attach.cli, &name).await;
+                term = match outcome.term {
+                    Ok(t) => t,
+                    Err(e) => {
+                        result = Err(anyhow::Error::from(e).context("bringing the UI back"));
+                        break;
+                    }
+                };
+                input = InputTask::spawn(input_tx.clone());
+                if let Err(e) = outcome.child {
+                    let now = now_ms();
+                    update(&mut app, Msg::AttachFailed(e), now);
+                }
+                poll_tick.reset_immediately();
+                dirty = true;
+            }
+        }
+    }
+    input.stop().await;
+    drop(term);
+    drop(restore);
+    app.sup.save(now_ms());
+    tracing::info!("ui stopped");
+    result
+}
+
+fn work_msg(w: Work) -> Msg {
+    match w {
+        Work::Polled(r) => Msg::Polled(r),
+        Work::Executed(r) => Msg::Executed(r),
+    }
+}
+
+fn push_input(i: Input, msgs: &mut Vec<Msg>, result: &mut anyhow::Result<()>) {
+    match i {
+        Input::Term(Event::Key(k)) => msgs.push(Msg::Key(k)),
+        Input::Term(Event::Resize(..)) => msgs.push(Msg::Resize),
+        Input::Term(_) => {}
+        Input::AttachFailed(e) => msgs.push(Msg::AttachFailed(e)),
+        Input::Closed(e) => *result = Err(anyhow::anyhow!("terminal input failed: {e}")),
+    }
+}
+
+/// What a foreground attach came back with.
+struct Attached {
+    /// The child's failure, in words (shown in the UI).
+    child: Result<(), String>,
+    /// The terminal, back in UI mode.
+    term: std::io::Result<Term>,
+}
+
+/// Hands the terminal to `tmux attach-session -t =NAME:` and takes it back when the operator
+/// detaches. The terminal comes back even when the child fails to start (the guard).
+async fn attach_foreground(cli: &TmuxCli, name: &str) -> Attached {
+    let mut cmd = cli.command();
+    cmd.arg("attach-session")
+        .arg("-t")
+        .arg(Target::Name(name.to_string()).render())
+        // Nested inside another server's client: attach anyway, the operator asked for it.
+        .env_remove("TMUX");
+    let suspended = terminal::suspend();
+    tracing::info!(session = name, "attaching in the foreground");
+    // stdin and stdout stay the terminal; stderr is kept for the message shown in the UI.
+    cmd.stderr(std::process::Stdio::piped());
+    let run = move || cmd.spawn().and_then(std::process::Child::wait_with_output);
+    let child = match tokio::task::spawn_blocking(run).await {
+        Ok(Ok(out)) if out.status.success() => Ok(()),
+        Ok(Ok(out)) => {
+            let text = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            Err(if text.is_empty() {
+                format!("tmux attach-session exited with {}", out.status)
+            } else {
+                text
+            })
+        }
+        Ok(Err(e)) => Err(format!("cannot run tmux attach-session: {e}")),
+        Err(e) => Err(format!("attach task failed: {e}")),
+    };
+    let term = suspended.resume();
+    tracing::info!(session = name, ?child, "back from attach");
+    Attached { child, term }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use std::path::PathBuf;
+
+    fn ep(name: Option<&str>, path: Option<&str>) -> Endpoint {
+        Endpoint {
+            socket_name: name.map(str::to_string),
+            socket_path: path.map(PathBuf::from),
+        }
+    }
+
+    #[test]
+    fn same_server_compares_the_socket() {
+        let default = Some("/tmp/tmux-1000/default,1234,0");
+        assert!(same_server(default, &ep(None, None)));
+        assert!(!same_server(default, &ep(Some("work"), None)));
+        assert!(same_server(
+            Some("/tmp/tmux-1000/work,1,2"),
+            &ep(Some("work"), None)
+        ));
+        assert!(same_server(
+            Some("/run/my,sock,99,3"),
+            &ep(None, Some("/run/my,sock"))
+        ));
+        assert!(!same_server(
+            Some("/run/other,99,3"),
+            &ep(None, Some("/run/my"))
+        ));
+        assert!(!same_server(None, &ep(None, None)));
+        assert!(!same_server(Some(""), &ep(None, None)));
+    }
+
+    #[test]
+    fn server_labels() {
+        assert_eq!(server_label(&ep(None, None)), "default");
+        assert_eq!(server_label(&ep(Some("w"), None)), "-L w");
+        assert_eq!(server_label(&ep(None, Some("/s"))), "-S /s");
+    }
+}

@@ -1,0 +1,88 @@
+//! The audit view: every pool side by side as a column of slot cells (index + colored mark),
+//! strays listed under them — `ccl-0..9` against `ccl-auto-11..20` at a glance.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::app::App;
+use crate::ui::rows::{GroupRow, Kind, Row, SessionRow};
+use crate::ui::theme;
+
+/// Draws the pool columns and the strays line.
+pub fn draw(frame: &mut Frame, app: &App, rows: &[Row], area: Rect) {
+    let mut groups: Vec<(&GroupRow, Vec<&SessionRow>)> = Vec::new();
+    let mut strays: Vec<&SessionRow> = Vec::new();
+    for r in rows {
+        match r {
+            Row::Group(g) => groups.push((g, Vec::new())),
+            Row::Session(s) => match s.kind {
+                Kind::Slot(_) => {
+                    if let Some((_, members)) = groups.last_mut() {
+                        members.push(s);
+                    }
+                }
+                Kind::Stray { .. } => strays.push(s),
+                Kind::Other => {}
+            },
+            Row::Section(_) => {}
+        }
+    }
+    let strays_h = if strays.is_empty() { 1 } else { 3 };
+    let [cols_area, strays_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(strays_h)]).areas(area);
+    if !groups.is_empty() {
+        let cols = Layout::horizontal(vec![Constraint::Fill(1); groups.len()]).split(cols_area);
+        for ((g, members), col) in groups.iter().zip(cols.iter()) {
+            let lines: Vec<Line> = members.iter().map(|s| cell(app, s)).collect();
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme::border())
+                .title(Span::styled(
+                    format!(" {} {} ", g.name, g.range),
+                    theme::group(),
+                ))
+                .title_bottom(Span::styled(
+                    format!(" restart: {}  {}/{} up ", g.restart, g.up, g.total),
+                    theme::dim(),
+                ));
+            frame.render_widget(Paragraph::new(lines).block(block), *col);
+        }
+    }
+    let mut line = vec![Span::styled(" strays ", theme::group())];
+    if strays.is_empty() {
+        line.push(Span::styled("none", theme::dim()));
+    }
+    for s in &strays {
+        let style = if app.selected.as_deref() == Some(s.name.as_str()) {
+            theme::selected()
+        } else {
+            theme::text()
+        };
+        line.push(Span::styled(s.mark.glyph(), theme::mark(s.mark)));
+        line.push(Span::styled(format!(" {}", s.name), style));
+        if let Kind::Stray { pool } = &s.kind {
+            line.push(Span::styled(format!(" ({pool})   "), theme::dim()));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(line)).wrap(Wrap { trim: false }),
+        strays_area,
+    );
+}
+
+fn cell(app: &App, s: &SessionRow) -> Line<'static> {
+    let selected = app.selected.as_deref() == Some(s.name.as_str());
+    let line = Line::from(vec![
+        Span::raw(" "),
+        Span::styled(s.mark.glyph(), theme::mark(s.mark)),
+        Span::raw(format!(" {:>4}  ", s.cell)),
+        Span::styled(s.state.clone(), theme::mark(s.mark)),
+    ]);
+    if selected {
+        line.style(theme::selected())
+    } else {
+        line
+    }
+}

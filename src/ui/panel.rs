@@ -1,0 +1,121 @@
+//! The bottom panel: the selected session's pane preview with why its state was decided, or
+//! the event log (newest last).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use crate::app::{App, Panel};
+use crate::memory::Millis;
+use crate::observe::short_age;
+use crate::tmux::Pane;
+use crate::ui::rows::Kind;
+use crate::ui::theme;
+
+/// Draws the preview or the log into `area`.
+pub fn draw(frame: &mut Frame, app: &App, now: Millis, area: Rect) {
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let (title, lines) = match app.panel {
+        Panel::Preview => preview(app, now, inner_h),
+        Panel::Log => (" events ".to_string(), log(app, now, inner_h)),
+    };
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme::border())
+        .title(Span::styled(title, theme::group()));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The selected session's pane: how its state was decided, then its last lines.
+fn preview(app: &App, now: Millis, height: usize) -> (String, Vec<Line<'static>>) {
+    let Some(row) = app.selected_row(now) else {
+        return (
+            " preview ".to_string(),
+            vec![Line::styled(" nothing selected", theme::dim())],
+        );
+    };
+    let sup = &app.sup;
+    let obs = sup.last.as_ref();
+    let (reason, pane): (String, Option<&Pane>) = match &row.kind {
+        Kind::Slot(i) => {
+            let st = obs.and_then(|o| o.slots.iter().find(|s| s.slot == *i));
+            let s = &sup.layout.slots[*i];
+            let policy = if s.supervised() {
+                format!("kept alive (restart: {})", s.restart)
+            } else {
+                format!("watched only (restart: {})", s.restart)
+            };
+            let why = st.map_or("not polled yet", |s| s.reason.as_str());
+            // "no session (restart: never)" already says the policy.
+            let why = if why.contains("restart:") || why.contains("watched only") {
+                why.to_string()
+            } else {
+                format!("{why}; {policy}")
+            };
+            (why, st.and_then(|s| s.pane.as_ref()))
+        }
+        Kind::Stray { pool } => (
+            format!(
+                "looks like pool {pool} but is not a slot: never touched automatically (x kills it)"
+            ),
+            obs.and_then(|o| o.strays.iter().find(|s| s.name == row.name))
+                .map(|s| &s.pane),
+        ),
+        Kind::Other => (
+            "not a pool member: never touched automatically".to_string(),
+            obs.and_then(|o| o.others.iter().find(|p| p.session_name == row.name)),
+        ),
+    };
+    let mark = theme::mark(row.mark);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!(" {} {}", row.mark.glyph(), row.state), mark),
+        Span::styled("  why: ", theme::dim()),
+        Span::raw(reason),
+    ])];
+    match pane {
+        Some(p) => {
+            lines.push(Line::styled(
+                format!(
+                    " pane {}  pid {}  command {}  path {}",
+                    p.pane_id, p.pane_pid, p.current_command, p.current_path
+                ),
+                theme::dim(),
+            ));
+            let budget = height.saturating_sub(lines.len());
+            match sup.capture_of(&p.pane_id) {
+                Some(text) => {
+                    let all: Vec<&str> = text.lines().collect();
+                    let skip = all.len().saturating_sub(budget);
+                    lines.extend(all[skip..].iter().map(|l| Line::raw(format!(" {l}"))));
+                }
+                None => lines.push(Line::styled(
+                    " (no capture yet: a pane is captured when it shows new output and is not a shell)",
+                    theme::dim(),
+                )),
+            }
+        }
+        None => lines.push(Line::styled(" no session on the server", theme::dim())),
+    }
+    (format!(" preview {} ", row.name), lines)
+}
+
+/// The last events that fit, newest last.
+fn log(app: &App, now: Millis, height: usize) -> Vec<Line<'static>> {
+    let events = &app.sup.memory.events;
+    if events.is_empty() {
+        return vec![Line::styled(" no events yet", theme::dim())];
+    }
+    let skip = events.len().saturating_sub(height);
+    events
+        .iter()
+        .skip(skip)
+        .map(|e| {
+            Line::from(vec![
+                Span::styled(format!(" {:>4} ago  ", short_age(now - e.at)), theme::dim()),
+                Span::styled(format!("{:<10}", e.kind.label()), theme::event(e.kind)),
+                Span::raw(e.text.clone()),
+            ])
+        })
+        .collect()
+}

@@ -1,0 +1,310 @@
+//! The view model: `rows(&App, now)` turns the supervisor's state into display rows (pool
+//! headers, slots, strays, others) with every text already decided; drawing only lays them out.
+
+use crate::app::App;
+use crate::config::Restart;
+use crate::memory::{Millis, next_start_allowed};
+use crate::observe::{SlotStatus, State, dead_reason, short_age};
+use crate::tmux::Pane;
+use crate::ui::theme::Mark;
+
+/// One line of the sessions list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    /// A pool (or the dedicated sessions) header.
+    Group(GroupRow),
+    /// The header of the strays or others section.
+    Section(String),
+    /// A session: a slot, a stray or another session.
+    Session(SessionRow),
+}
+
+/// A pool header: `auto  ccl-auto-11..ccl-auto-20  restart: always  9/10 up`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRow {
+    pub name: String,
+    pub range: String,
+    pub restart: String,
+    pub up: usize,
+    pub total: usize,
+}
+
+impl GroupRow {
+    pub fn title(&self) -> String {
+        format!(
+            "{}  {}  restart: {}  {}/{} up",
+            self.name, self.range, self.restart, self.up, self.total
+        )
+    }
+}
+
+/// What a session row is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A configured slot (index into the layout's slots).
+    Slot(usize),
+    Stray {
+        pool: String,
+    },
+    Other,
+}
+
+/// A session row, all text decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub kind: Kind,
+    pub mark: Mark,
+    pub name: String,
+    /// The short cell label for the audit view (the slot index, or the name).
+    pub cell: String,
+    pub state: String,
+    pub command: String,
+    /// Age of the last output.
+    pub output: String,
+    pub uptime: String,
+    pub restarts: String,
+    pub note: String,
+    /// The session exists on the server.
+    pub live: bool,
+}
+
+impl Row {
+    pub fn session(&self) -> Option<&SessionRow> {
+        match self {
+            Row::Session(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn ms_until(until: Millis, now: Millis) -> String {
+    let left = until.saturating_sub(now).max(0);
+    // Round up: "restart in 1s" until it is due.
+    let secs = (left + 999) / 1000;
+    if secs < 60 {
+        format!("{secs}s")
+    } else {
+        short_age(left)
+    }
+}
+
+fn age_since_secs(epoch_secs: i64, now: Millis) -> String {
+    short_age(now.saturating_sub(epoch_secs.saturating_mul(1000)))
+}
+
+/// True when `name` passes the name filter (case-insensitive substring).
+pub fn passes(filter: &str, name: &str) -> bool {
+    filter.is_empty() || name.to_lowercase().contains(&filter.to_lowercase())
+}
+
+fn slot_row(app: &App, st: Option<&SlotStatus>, slot: usize, now: Millis) -> SessionRow {
+    let sup = &app.sup;
+    let s = &sup.layout.slots[slot];
+    let m = sup.memory.slot(&s.name);
+    let cell = s.index.map_or_else(|| s.name.clone(), |i| i.to_string());
+    let Some(st) = st else {
+        return SessionRow {
+            kind: Kind::Slot(slot),
+            mark: Mark::Other,
+            name: s.name.clone(),
+            cell,
+            state: "unknown".to_string(),
+            command: String::new(),
+            output: String::new(),
+            uptime: String::new(),
+            restarts: String::new(),
+            note: "waiting for the first poll".to_string(),
+            live: false,
+        };
+    };
+    let pane = st.pane.as_ref();
+    let mut note: Vec<String> = Vec::new();
+    if m.is_some_and(|m| m.gave_up) {
+        note.push("gave up".to_string());
+    }
+    // The plan is from the last reconcile pass: only believe it while the slot still needs it.
+    let needs_start = matches!(st.state, State::Missing | State::Failed);
+    if let Some(w) = sup
+        .last_plan
+        .backing_off
+        .iter()
+        .find(|w| w.slot == slot && needs_start)
+    {
+        let until = m.map_or(w.until, |m| next_start_allowed(m, &sup.config.backoff));
+        note.push(format!("restart in {}", ms_until(until, now)));
+    } else if needs_start && sup.mode.acts() && sup.last_plan.ops.iter().any(|o| o.slot() == slot) {
+        note.push("restart due".to_string());
+    }
+    if let Some(f) = m.and_then(|m| m.in_flight.as_ref()) {
+        note.push(format!("{} sent {} ago", f.op, short_age(now - f.since)));
+    }
+    if let Some(p) = pane.filter(|p| p.pane_dead) {
+        note.push(dead_reason(p).replace("pane dead, ", ""));
+    }
+    if st.state == State::Failed
+        && let Some(f) = m.and_then(|m| m.failed.as_ref())
+        && !m.is_some_and(|m| m.gave_up)
+    {
+        note.push(f.clone());
+    }
+    if let Some(t) = &st.task {
+        note.push(format!("task: {t}"));
+    }
+    if let Some(at) = m.and_then(|m| m.last_start)
+        && m.is_some_and(|m| m.in_flight.is_none())
+        && pane.is_some()
+    {
+        let verb = if m.is_some_and(|m| m.total_restarts > 0) {
+            "recreated"
+        } else {
+            "created"
+        };
+        note.push(format!("{verb} {} ago", short_age(now - at)));
+    }
+    if pane.is_some_and(|p| p.session_attached > 0) {
+        note.push("attached".to_string());
+    }
+    if st.panes > 1 {
+        note.push(format!("{} panes", st.panes));
+    }
+    let restarts = m.map_or(0, |m| m.total_restarts);
+    SessionRow {
+        kind: Kind::Slot(slot),
+        mark: Mark::Slot(st.state),
+        name: s.name.clone(),
+        cell,
+        state: st.state.as_str().to_string(),
+        command: pane.map(|p| p.current_command.clone()).unwrap_or_default(),
+        output: pane.map_or_else(String::new, |p| age_since_secs(p.window_activity, now)),
+        uptime: pane.map_or_else(String::new, |p| age_since_secs(p.session_created, now)),
+        restarts: if restarts == 0 {
+            String::new()
+        } else {
+            restarts.to_string()
+        },
+        note: note.join(", "),
+        live: pane.is_some(),
+    }
+}
+
+fn pane_row(
+    kind: Kind,
+    mark: Mark,
+    p: &Pane,
+    state: &str,
+    note: String,
+    now: Millis,
+) -> SessionRow {
+    SessionRow {
+        kind,
+        mark,
+        name: p.session_name.clone(),
+        cell: p.session_name.clone(),
+        state: state.to_string(),
+        command: p.current_command.clone(),
+        output: age_since_secs(p.window_activity, now),
+        uptime: age_since_secs(p.session_created, now),
+        restarts: String::new(),
+        note,
+        live: true,
+    }
+}
+
+/// Every row to show, in order, after the name filter.
+pub fn rows(app: &App, now: Millis) -> Vec<Row> {
+    let sup = &app.sup;
+    let obs = sup.last.as_ref();
+    let mut out = Vec::new();
+    for g in &sup.layout.groups {
+        let mut members = Vec::new();
+        let mut up = 0;
+        for &i in &g.slots {
+            let st = obs.and_then(|o| o.slots.iter().find(|s| s.slot == i));
+            if st.is_some_and(|s| s.state.healthy()) {
+                up += 1;
+            }
+            if passes(&app.filter, &sup.layout.slots[i].name) {
+                members.push(Row::Session(slot_row(app, st, i, now)));
+            }
+        }
+        if members.is_empty() {
+            continue;
+        }
+        out.push(Row::Group(GroupRow {
+            name: g.name.clone(),
+            range: g.range.clone(),
+            restart: g
+                .restart
+                .map_or_else(|| "per session".to_string(), |r| r.as_str().to_string()),
+            up,
+            total: g.slots.len(),
+        }));
+        out.extend(members);
+    }
+    let Some(obs) = obs else { return out };
+    let strays: Vec<Row> = obs
+        .strays
+        .iter()
+        .filter(|s| passes(&app.filter, &s.name))
+        .map(|s| {
+            Row::Session(pane_row(
+                Kind::Stray {
+                    pool: s.pool.clone(),
+                },
+                Mark::Stray,
+                &s.pane,
+                "stray",
+                format!("looks like pool {}; not a slot, left alone", s.pool),
+                now,
+            ))
+        })
+        .collect();
+    if !strays.is_empty() {
+        out.push(Row::Section(format!("strays  {}", strays.len())));
+        out.extend(strays);
+    }
+    if app.show_others {
+        let others: Vec<Row> = obs
+            .others
+            .iter()
+            .filter(|p| passes(&app.filter, &p.session_name))
+            .map(|p| {
+                let note = if p.session_attached > 0 {
+                    "attached".to_string()
+                } else {
+                    String::new()
+                };
+                Row::Session(pane_row(Kind::Other, Mark::Other, p, "other", note, now))
+            })
+            .collect();
+        if !others.is_empty() {
+            out.push(Row::Section(format!("other sessions  {}", others.len())));
+            out.extend(others);
+        }
+    }
+    out
+}
+
+/// Why `r` on this slot needs a confirmation (empty: it does not).
+pub fn recreate_concerns(app: &App, slot: usize) -> Vec<String> {
+    let sup = &app.sup;
+    let s = &sup.layout.slots[slot];
+    let mut why = Vec::new();
+    let state = sup
+        .last
+        .as_ref()
+        .and_then(|o| o.slots.iter().find(|x| x.slot == slot))
+        .map(|x| x.state);
+    if let Some(st @ (State::Working | State::Waiting)) = state {
+        why.push(format!("it is {st}"));
+    }
+    if s.restart == Restart::Never {
+        why.push(format!(
+            "pool {} is operator-owned (restart: never)",
+            s.group
+        ));
+    } else if !s.supervised() {
+        why.push("it is not kept alive (above min)".to_string());
+    }
+    why
+}

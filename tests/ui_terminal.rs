@@ -1,0 +1,275 @@
+//! The real binary's terminal UI in a real terminal: it runs in a pane of a private tmux server
+//! and supervises pools on that server; keys go in with `send-keys`, the screen is read with
+//! `capture-pane`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::TestServer;
+use common::process::Home;
+
+const CONFIG: &str = r#"
+poll_interval: 500ms
+reconcile_interval: 1s
+pools:
+  - name: manual
+    prefix: "ccl-"
+    start_index: 0
+    max: 10
+    restart: never
+  - name: auto
+    prefix: "ccl-auto-"
+    start_index: 11
+    max: 10
+    restart: always
+"#;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The supervisor's UI running in the `supervisor` session's pane.
+struct Ui<'a> {
+    server: &'a TestServer,
+}
+
+impl<'a> Ui<'a> {
+    /// Starts the UI from the pane's shell, so that quitting returns to that shell.
+    fn start(server: &'a TestServer, home: &Home, config: &Path) -> Self {
+        server.tmux_ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "supervisor",
+            "-x",
+            "120",
+            "-y",
+            "40",
+        ]);
+        let line = format!(
+            "env -u TMUX_SUPERVISOR_CONFIG HOME={h} XDG_STATE_HOME={h}/state XDG_CONFIG_HOME={h}/config {bin} -L {sock} -c {cfg} --log-file {h}/ui.log",
+            h = home.path().display(),
+            bin = env!("CARGO_BIN_EXE_tmux-supervisor"),
+            sock = server.socket,
+            cfg = config.display(),
+        );
+        server.tmux_ok(&["send-keys", "-t", "=supervisor:", "-l", &line]);
+        server.tmux_ok(&["send-keys", "-t", "=supervisor:", "Enter"]);
+        Ui { server }
+    }
+
+    fn screen(&self) -> String {
+        self.server
+            .tmux_ok(&["capture-pane", "-p", "-t", "=supervisor:"])
+    }
+
+    fn pane(&self, format: &str) -> String {
+        self.server
+            .tmux_ok(&["display-message", "-p", "-t", "=supervisor:", format])
+            .trim()
+            .to_string()
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`, `j`).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "=supervisor:"];
+        args.extend(keys);
+        self.server.tmux_ok(&args);
+    }
+
+    /// Types text literally.
+    fn type_text(&self, text: &str) {
+        self.server
+            .tmux_ok(&["send-keys", "-t", "=supervisor:", "-l", text]);
+    }
+
+    /// Escape on its own: followed at once by another key, a terminal reads it as Alt+key.
+    fn escape(&self) {
+        self.keys(&["Escape"]);
+        std::thread::sleep(Duration::from_millis(600));
+    }
+
+    fn wait_for(&self, what: &str, mut f: impl FnMut(&str) -> bool) {
+        let mut last = String::new();
+        let found = (0..300).any(|_| {
+            last = self.screen();
+            if f(&last) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            false
+        });
+        assert!(found, "the screen never showed {what}:\n{last}");
+    }
+
+    /// Narrows the table to `name` (and selects it).
+    fn filter(&self, name: &str) {
+        self.keys(&["/"]);
+        self.type_text(name);
+        self.keys(&["Enter"]);
+        self.wait_for(&format!("only the row of {name}"), |s| {
+            let rows: Vec<&str> = s.lines().filter(|l| is_row(l)).collect();
+            rows.len() == 1 && rows[0].contains(&format!(" {name} "))
+        });
+    }
+}
+
+/// A session row of the table: a state mark, then the name.
+fn is_row(line: &str) -> bool {
+    let t = line.trim_start();
+    ['●', '○', '◌', '◆'].iter().any(|m| t.starts_with(*m)) && t.contains("ccl-")
+}
+
+fn pane_pid(server: &TestServer, name: &str) -> String {
+    server
+        .tmux_ok(&[
+            "display-message",
+            "-p",
+            "-t",
+            &format!("={name}:"),
+            "#{pane_pid}",
+        ])
+        .trim()
+        .to_string()
+}
+
+fn has(server: &TestServer, name: &str) -> bool {
+    server.session_names().iter().any(|n| n == name)
+}
+
+#[test]
+fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(CONFIG);
+    server.new_session("ccl-auto0");
+    let ui = Ui::start(&server, &home, &config);
+    ui.wait_for("ccl-0 and ccl-auto-20", |s| {
+        s.contains("ccl-0") && s.contains("ccl-auto-20")
+    });
+    assert_eq!(
+        ui.pane("#{alternate_on}"),
+        "1",
+        "the UI is not on the alternate screen"
+    );
+    server.wait_until("the auto pool exists", WAIT, || {
+        (11..=20).all(|i| has(&server, &format!("ccl-auto-{i}")))
+    });
+    ui.wait_for("the stray", |s| {
+        s.contains("ccl-auto0") && s.contains("stray")
+    });
+
+    // Filter to ccl-auto-12, r, y: that pane is restarted (a new pane pid).
+    ui.filter("ccl-auto-12");
+    let before = pane_pid(&server, "ccl-auto-12");
+    ui.keys(&["r"]);
+    ui.keys(&["y"]);
+    server.wait_until("ccl-auto-12 has a new pane pid", WAIT, || {
+        pane_pid(&server, "ccl-auto-12") != before
+    });
+    ui.escape();
+
+    // x then y on a stray: it is gone, and nothing else is.
+    ui.filter("ccl-auto0");
+    ui.keys(&["x"]);
+    ui.wait_for("the kill confirmation", |s| {
+        s.contains("ccl-auto0") && s.contains("kill")
+    });
+    ui.keys(&["y"]);
+    server.wait_until("the stray is gone", WAIT, || !has(&server, "ccl-auto0"));
+    assert!((11..=20).all(|i| has(&server, &format!("ccl-auto-{i}"))));
+    ui.escape();
+
+    // p: PAUSED, and a killed auto session stays missing until p again.
+    ui.keys(&["p"]);
+    ui.wait_for("PAUSED", |s| s.contains("PAUSED"));
+    server.tmux_ok(&["kill-session", "-t", "=ccl-auto-14:"]);
+    ui.wait_for("ccl-auto-14 missing", |s| {
+        s.lines()
+            .any(|l| l.contains("ccl-auto-14") && l.contains("missing"))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!has(&server, "ccl-auto-14"), "recreated while paused");
+    ui.keys(&["p"]);
+    ui.wait_for("PAUSED gone", |s| !s.contains("PAUSED"));
+    server.wait_until("ccl-auto-14 is back after resuming", WAIT, || {
+        has(&server, "ccl-auto-14")
+    });
+
+    // A tiny terminal says so; back to a normal size, the table returns.
+    server.tmux_ok(&[
+        "resize-window",
+        "-t",
+        "=supervisor:",
+        "-x",
+        "40",
+        "-y",
+        "10",
+    ]);
+    ui.wait_for("too small", |s| s.to_lowercase().contains("too small"));
+    server.tmux_ok(&[
+        "resize-window",
+        "-t",
+        "=supervisor:",
+        "-x",
+        "120",
+        "-y",
+        "40",
+    ]);
+    ui.wait_for("the table again", |s| {
+        s.contains("ccl-auto-20") && !s.to_lowercase().contains("too small")
+    });
+
+    // q: back at the shell, on the normal screen, cursor visible.
+    ui.keys(&["q"]);
+    server.wait_until("the UI left the alternate screen", WAIT, || {
+        ui.pane("#{alternate_on}") == "0"
+    });
+    server.wait_until("the pane is back at its shell", WAIT, || {
+        ui.pane("#{pane_current_command}") != "tmux-supervisor"
+    });
+    assert_eq!(ui.pane("#{cursor_flag}"), "1", "cursor hidden after quit");
+    let screen = ui.screen();
+    assert!(
+        !screen.contains("ccl-auto-20"),
+        "UI text left on the normal screen:\n{screen}"
+    );
+    // Sessions keep running after the UI quits.
+    assert!((11..=20).all(|i| has(&server, &format!("ccl-auto-{i}"))));
+}
+
+#[test]
+fn enter_moves_an_attached_client_to_the_chosen_session() {
+    let server = TestServer::new();
+    let outer = TestServer::new();
+    let home = Home::new();
+    let config = home.config(CONFIG);
+    let ui = Ui::start(&server, &home, &config);
+    ui.wait_for("ccl-auto-20", |s| s.contains("ccl-auto-20"));
+    server.wait_until("the auto pool exists", WAIT, || has(&server, "ccl-auto-13"));
+
+    // A real client: `tmux -L S attach` running in a pane of a second private server.
+    outer.tmux_ok(&["new-session", "-d", "-s", "outer", "-x", "130", "-y", "45"]);
+    let attach = format!(
+        "env -u TMUX tmux -L {} -f /dev/null attach -t =supervisor:",
+        server.socket
+    );
+    outer.tmux_ok(&["send-keys", "-t", "=outer:", "-l", &attach]);
+    outer.tmux_ok(&["send-keys", "-t", "=outer:", "Enter"]);
+    let clients = || {
+        server
+            .tmux_ok(&["list-clients", "-F", "#{client_session}"])
+            .trim()
+            .to_string()
+    };
+    server.wait_until("a client is attached to the supervisor", WAIT, || {
+        clients() == "supervisor"
+    });
+
+    ui.filter("ccl-auto-13");
+    ui.keys(&["Enter"]);
+    server.wait_until("the client moved to ccl-auto-13", WAIT, || {
+        clients() == "ccl-auto-13"
+    });
+}

@@ -601,7 +601,7 @@ fn unique_marker() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!(
-        "--tmux-supervisor-capture-{}-{}-{nanos}--",
+        "@@tmux-supervisor-capture-{}-{}-{nanos}@@",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )

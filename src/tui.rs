@@ -96,7 +96,10 @@ impl InputTask {
             let mut events = EventStream::new();
             loop {
                 let msg = match events.next().await {
-                    Some(Ok(ev)) => Input::Term(ev),
+                    Some(Ok(ev)) => {
+                        tracing::debug!(?ev, "terminal input");
+                        Input::Term(ev)
+                    }
                     Some(Err(e)) => Input::Closed(e.to_string()),
                     None => Input::Closed("terminal input ended".to_string()),
                 };
@@ -214,12 +217,17 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
                 let tmux = Arc::clone(&tmux);
                 let tx = input_tx.clone();
                 tokio::task::spawn_blocking(move || {
-                    if let Err(e) = tmux.switch_client(None, &Target::Name(name)) {
-                        let _ = tx.send(Input::AttachFailed(e.to_string()));
+                    match tmux.switch_client(None, &Target::Name(name.clone())) {
+                        Ok(()) => tracing::info!(session = %name, "switched the client"),
+                        Err(e) => {
+                            tracing::warn!(session = %name, "switch-client failed: {e}");
+                            let _ = tx.send(Input::AttachFailed(e.to_string()));
+                        }
                     }
                 });
             } else {
                 input.stop().await;
+                tracing::info!(session = %name, "attaching in the foreground");
                 let outcome = attach_foreground(&attach.cli, &name).await;
                 term = match outcome.term {
                     Ok(t) => t,

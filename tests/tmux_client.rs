@@ -366,7 +366,24 @@ fn capture_several_panes_in_one_call_survives_a_missing_one() {
         ids.iter().all(|id| got[id].contains("output of"))
     });
 
-    let got = client.capture(&ids, 10).unwrap();
+    // All panes in ONE tmux process: a wrapper first on the program path counts the calls.
+    let calls = dir.path().join("calls");
+    let wrapper = dir.path().join("tmux-counting");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho call >> '{}'\nexec tmux \"$@\"\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    let mut perm = std::fs::metadata(&wrapper).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&wrapper, perm).unwrap();
+    let counting = server.client().with_program(&wrapper);
+    let got = counting.capture(&ids, 10).unwrap();
+    let n = std::fs::read_to_string(&calls).unwrap().lines().count();
+    assert_eq!(n, 1, "{n} tmux calls for one chained capture");
     assert_eq!(got.len(), 3);
     for (id, name) in ids.iter().zip(["cap-a", "cap-b", "cap-c"]) {
         assert_eq!(got[id], format!("output of {name}\n"), "pane {id}");

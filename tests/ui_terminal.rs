@@ -32,6 +32,7 @@ const WAIT: Duration = Duration::from_secs(15);
 /// The supervisor's UI running in the `supervisor` session's pane.
 struct Ui<'a> {
     server: &'a TestServer,
+    log: std::path::PathBuf,
 }
 
 impl<'a> Ui<'a> {
@@ -48,7 +49,7 @@ impl<'a> Ui<'a> {
             "40",
         ]);
         let line = format!(
-            "env -u TMUX_SUPERVISOR_CONFIG HOME={h} XDG_STATE_HOME={h}/state XDG_CONFIG_HOME={h}/config {bin} -L {sock} -c {cfg} --log-file {h}/ui.log",
+            "env -u TMUX_SUPERVISOR_CONFIG HOME={h} XDG_STATE_HOME={h}/state XDG_CONFIG_HOME={h}/config {bin} -L {sock} -c {cfg} --log-file {h}/ui.log -v",
             h = home.path().display(),
             bin = env!("CARGO_BIN_EXE_tmux-supervisor"),
             sock = server.socket,
@@ -56,7 +57,10 @@ impl<'a> Ui<'a> {
         );
         server.tmux_ok(&["send-keys", "-t", "=supervisor:", "-l", &line]);
         server.tmux_ok(&["send-keys", "-t", "=supervisor:", "Enter"]);
-        Ui { server }
+        Ui {
+            server,
+            log: home.path().join("ui.log"),
+        }
     }
 
     fn screen(&self) -> String {
@@ -101,6 +105,33 @@ impl<'a> Ui<'a> {
             false
         });
         assert!(found, "the screen never showed {what}:\n{last}");
+    }
+
+    /// Waits for a condition on the server, showing the screen if it never holds.
+    fn until(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while !f() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting until {what}; the screen:\n{}\nlog:\n{}",
+                self.screen(),
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.log.as_path()).unwrap_or_default();
+        log.lines()
+            .filter(|l| !l.contains("state changed") && !l.contains("event=\"created\""))
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Narrows the table to `name` (and selects it).
@@ -153,7 +184,7 @@ fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
         "1",
         "the UI is not on the alternate screen"
     );
-    server.wait_until("the auto pool exists", WAIT, || {
+    ui.until("the auto pool exists", || {
         (11..=20).all(|i| has(&server, &format!("ccl-auto-{i}")))
     });
     ui.wait_for("the stray", |s| {
@@ -165,7 +196,7 @@ fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
     let before = pane_pid(&server, "ccl-auto-12");
     ui.keys(&["r"]);
     ui.keys(&["y"]);
-    server.wait_until("ccl-auto-12 has a new pane pid", WAIT, || {
+    ui.until("ccl-auto-12 has a new pane pid", || {
         pane_pid(&server, "ccl-auto-12") != before
     });
     ui.escape();
@@ -177,7 +208,7 @@ fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
         s.contains("ccl-auto0") && s.contains("kill")
     });
     ui.keys(&["y"]);
-    server.wait_until("the stray is gone", WAIT, || !has(&server, "ccl-auto0"));
+    ui.until("the stray is gone", || !has(&server, "ccl-auto0"));
     assert!((11..=20).all(|i| has(&server, &format!("ccl-auto-{i}"))));
     ui.escape();
 
@@ -193,7 +224,7 @@ fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
     assert!(!has(&server, "ccl-auto-14"), "recreated while paused");
     ui.keys(&["p"]);
     ui.wait_for("PAUSED gone", |s| !s.contains("PAUSED"));
-    server.wait_until("ccl-auto-14 is back after resuming", WAIT, || {
+    ui.until("ccl-auto-14 is back after resuming", || {
         has(&server, "ccl-auto-14")
     });
 
@@ -223,10 +254,10 @@ fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
 
     // q: back at the shell, on the normal screen, cursor visible.
     ui.keys(&["q"]);
-    server.wait_until("the UI left the alternate screen", WAIT, || {
+    ui.until("the UI left the alternate screen", || {
         ui.pane("#{alternate_on}") == "0"
     });
-    server.wait_until("the pane is back at its shell", WAIT, || {
+    ui.until("the pane is back at its shell", || {
         ui.pane("#{pane_current_command}") != "tmux-supervisor"
     });
     assert_eq!(ui.pane("#{cursor_flag}"), "1", "cursor hidden after quit");
@@ -247,7 +278,7 @@ fn enter_moves_an_attached_client_to_the_chosen_session() {
     let config = home.config(CONFIG);
     let ui = Ui::start(&server, &home, &config);
     ui.wait_for("ccl-auto-20", |s| s.contains("ccl-auto-20"));
-    server.wait_until("the auto pool exists", WAIT, || has(&server, "ccl-auto-13"));
+    ui.until("the auto pool exists", || has(&server, "ccl-auto-13"));
 
     // A real client: `tmux -L S attach` running in a pane of a second private server.
     outer.tmux_ok(&["new-session", "-d", "-s", "outer", "-x", "130", "-y", "45"]);
@@ -263,13 +294,13 @@ fn enter_moves_an_attached_client_to_the_chosen_session() {
             .trim()
             .to_string()
     };
-    server.wait_until("a client is attached to the supervisor", WAIT, || {
+    ui.until("a client is attached to the supervisor", || {
         clients() == "supervisor"
     });
 
     ui.filter("ccl-auto-13");
     ui.keys(&["Enter"]);
-    server.wait_until("the client moved to ccl-auto-13", WAIT, || {
+    ui.until("the client moved to ccl-auto-13", || {
         clients() == "ccl-auto-13"
     });
 }

@@ -134,6 +134,14 @@ impl<'a> Ui<'a> {
             .join("\n")
     }
 
+    /// Waits until the row of `name` shows `state`.
+    fn wait_row(&self, name: &str, state: &str) {
+        self.wait_for(&format!("{name} {state}"), |s| {
+            s.lines()
+                .any(|l| is_row(l) && l.contains(&format!(" {name} ")) && l.contains(state))
+        });
+    }
+
     /// Narrows the table to `name` (and selects it).
     fn filter(&self, name: &str) {
         self.keys(&["/"]);
@@ -192,6 +200,7 @@ fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
     });
 
     // Filter to ccl-auto-12, r, y: that pane is restarted (a new pane pid).
+    ui.wait_row("ccl-auto-12", "idle");
     ui.filter("ccl-auto-12");
     let before = pane_pid(&server, "ccl-auto-12");
     ui.keys(&["r"]);
@@ -298,6 +307,7 @@ fn enter_moves_an_attached_client_to_the_chosen_session() {
         clients() == "supervisor"
     });
 
+    ui.wait_row("ccl-auto-13", "idle");
     ui.filter("ccl-auto-13");
     ui.keys(&["Enter"]);
     ui.until("the client moved to ccl-auto-13", || {

@@ -374,6 +374,25 @@ pub fn remember(
                 EventKind::Failed,
                 format!("{name} crashed while working ({how})"),
             ));
+        } else if m.in_flight.is_none()
+            && m.last_state.as_deref().is_some_and(|s| {
+                [State::Idle, State::Waiting]
+                    .iter()
+                    .any(|h| h.as_str() == s)
+            })
+        {
+            // Any other end of a live session is worth a line in the event log.
+            let dead = st.pane.as_ref().is_some_and(|p| p.pane_dead);
+            if dead || raw == State::Missing {
+                let what = if dead {
+                    st.reason.replace("pane dead", "died")
+                } else {
+                    "session vanished".to_string()
+                };
+                events.push((EventKind::Failed, format!("{name}: {what}")));
+            } else if raw == State::Absent {
+                events.push((EventKind::Info, format!("{name}: session ended")));
+            }
         }
 
         // A failure mark belongs to one session: a new live session, or the agent working

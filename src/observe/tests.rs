@@ -403,3 +403,52 @@ fn external_status_file_parses() {
     assert_eq!(e["ccl-auto-11"].task.as_deref(), Some("t"));
     assert!(parse_external("[1,2]").is_err());
 }
+
+#[test]
+fn a_live_session_that_dies_or_vanishes_is_logged() {
+    let (cfg, layout) = production();
+    let mut mem = Memory::default();
+    let live = vec![
+        pane("ccl-auto-11", 1),
+        pane("ccl-auto-12", 2),
+        pane("ccl-3", 3),
+    ];
+    poll(&layout, &cfg, &mut mem, live, &HashMap::new(), NOW);
+    poll(
+        &layout,
+        &cfg,
+        &mut mem,
+        vec![dead(pane("ccl-auto-11", 1), 3)],
+        &HashMap::new(),
+        NOW + 1000,
+    );
+    let texts: Vec<(EventKind, String)> = mem
+        .events
+        .iter()
+        .map(|e| (e.kind, e.text.clone()))
+        .collect();
+    let texts: Vec<(EventKind, &str)> = texts.iter().map(|(k, t)| (*k, t.as_str())).collect();
+    assert!(
+        texts.contains(&(EventKind::Failed, "ccl-auto-11: died, exit 3")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&(EventKind::Failed, "ccl-auto-12: session vanished")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&(EventKind::Info, "ccl-3: session ended")),
+        "{texts:?}"
+    );
+    // Logged once, not on every poll.
+    let n = texts.len();
+    poll(
+        &layout,
+        &cfg,
+        &mut mem,
+        vec![dead(pane("ccl-auto-11", 1), 3)],
+        &HashMap::new(),
+        NOW + 2000,
+    );
+    assert_eq!(mem.events.len(), n);
+}

@@ -30,8 +30,15 @@ pub fn draw(frame: &mut Frame, app: &App, rows: &[Row], area: Rect) {
         }
     }
     let strays_h = if strays.is_empty() { 1 } else { 3 };
-    let [cols_area, strays_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(strays_h)]).areas(area);
+    // Boxes as tall as the longest pool (plus borders), not the whole screen.
+    let tallest = groups.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+    let cols_h = u16::try_from(tallest + 2).unwrap_or(u16::MAX);
+    let [cols_area, strays_area, _] = Layout::vertical([
+        Constraint::Max(cols_h),
+        Constraint::Length(strays_h),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
     if !groups.is_empty() {
         let cols = Layout::horizontal(vec![Constraint::Fill(1); groups.len()]).split(cols_area);
         for ((g, members), col) in groups.iter().zip(cols.iter()) {

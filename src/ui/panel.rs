@@ -114,7 +114,13 @@ fn log(app: &App, now: Millis, height: usize) -> Vec<Line<'static>> {
             Line::from(vec![
                 Span::styled(format!(" {:>4} ago  ", short_age(now - e.at)), theme::dim()),
                 Span::styled(format!("{:<10}", e.kind.label()), theme::event(e.kind)),
-                Span::raw(e.text.clone()),
+                // The kind column already says "created": do not say it twice.
+                Span::raw(
+                    e.text
+                        .strip_prefix(e.kind.label())
+                        .map_or(e.text.as_str(), str::trim_start)
+                        .to_string(),
+                ),
             ])
         })
         .collect()

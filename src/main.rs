@@ -142,6 +142,7 @@ fn check(config: &Config, json: bool) -> ExitCode {
         eprintln!("tmux-supervisor: cannot read tmux: {e}");
         return ExitCode::from(EXIT_ERROR);
     }
+    warn_skipped(&result.snapshot.rejected);
     let now = supervisor::now_ms();
     let mut obs = observe(
         &sup.layout,
@@ -171,6 +172,26 @@ fn check(config: &Config, json: bool) -> ExitCode {
         print!("{}", report.to_text(&sup.layout, now / 1000, &obs));
     }
     ExitCode::from(report.exit_code())
+}
+
+/// `check` has no log: lines of tmux output it could not read are said on stderr (a few of
+/// them, escaped), so an audit that silently lost a session is not taken as the truth.
+fn warn_skipped(rejected: &[String]) {
+    const SHOWN: usize = 5;
+    if rejected.is_empty() {
+        return;
+    }
+    eprintln!(
+        "tmux-supervisor: skipped {} line(s) of tmux output of the wrong shape:",
+        rejected.len()
+    );
+    for line in rejected.iter().take(SHOWN) {
+        let escaped: String = line.escape_debug().take(200).collect();
+        eprintln!("  {escaped}");
+    }
+    if rejected.len() > SHOWN {
+        eprintln!("  … and {} more", rejected.len() - SHOWN);
+    }
 }
 
 /// Where the log goes: `--log-file`, else daily files in the state dir.

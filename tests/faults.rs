@@ -444,6 +444,10 @@ fn garbage_truncated_and_binary_tmux_output_is_skipped_by_check() {
             out.status.code()
         );
         assert!(!err.contains("panicked"), "{mode}: {err}");
+        assert!(
+            err.contains("skipped") && err.contains("wrong shape"),
+            "{mode}: check does not say it skipped lines: {err}"
+        );
         let json: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{mode}: no JSON ({e}): {err}"));
         assert!(

@@ -187,6 +187,8 @@ pub struct Supervisor {
     saved: Vec<u8>,
     /// Last save error, reported once.
     save_error: Option<String>,
+    /// Lines of tmux output skipped at the last poll, each logged once while it stays.
+    rejected: Vec<String>,
 }
 
 impl Supervisor {
@@ -251,6 +253,7 @@ impl Supervisor {
             captures: HashMap::new(),
             saved: Vec::new(),
             save_error: None,
+            rejected: Vec::new(),
         }
     }
 
@@ -307,9 +310,13 @@ impl Supervisor {
             return false;
         }
         self.last_poll_error = None;
+        // A bad line comes back every poll while its cause stays: log it when it appears.
         for line in &result.snapshot.rejected {
-            tracing::warn!(line = %line.escape_debug(), "tmux output line skipped: wrong shape");
+            if !self.rejected.contains(line) {
+                tracing::warn!(line = %line.escape_debug(), "tmux output line skipped: wrong shape");
+            }
         }
+        self.rejected.clone_from(&result.snapshot.rejected);
         // Keep captures of panes that still exist; refresh those read this time.
         let activity: HashMap<&str, i64> = result
             .snapshot

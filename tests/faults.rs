@@ -498,7 +498,7 @@ fn garbage_truncated_and_binary_tmux_output_is_skipped_by_check() {
 }
 
 #[test]
-fn garbage_tmux_output_never_stops_the_daemon() {
+fn garbage_tmux_output_never_stops_the_daemon_and_is_logged_once() {
     let server = TestServer::new();
     let home = Home::new();
     let config = home.config(
@@ -523,6 +523,12 @@ pools:
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let log = home.log_text();
+    let skipped = log
+        .lines()
+        .filter(|l| l.contains("not tmux output"))
+        .count();
+    // Said once while it stays the same, not twice per poll.
+    assert_eq!(skipped, 1, "{log}");
     assert!(log.contains("wrong shape"), "{log}");
     // It still acted on what it could read: the missing slots were created.
     assert!(fake.calls_with("new-session") >= 1);

@@ -209,6 +209,17 @@ fn start_logging(
     stderr_fallback: bool,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let target = log_target(config, cli);
+    // The daily log lives in the state dir: create it private (as the state file's own
+    // writer would), or logging creates it world-readable first. Failures show below.
+    if let LogTarget::Daily(dir) = &target
+        && !dir.exists()
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+    }
     match logging::init(&target, cli.verbose) {
         Ok(g) => Some(g),
         Err(e) => {

@@ -1118,7 +1118,7 @@ pools:
 // 9. The state file is private
 
 #[test]
-fn state_file_and_lock_are_mode_0600() {
+fn state_file_lock_and_state_dir_are_private() {
     use std::os::unix::fs::PermissionsExt as _;
     let server = TestServer::new();
     let home = Home::new();
@@ -1137,4 +1137,26 @@ fn state_file_and_lock_are_mode_0600() {
         .join(format!("lock-L-{}", server.socket.replace('.', "_")));
     assert_eq!(mode(&lock), 0o600);
     assert_eq!(mode(&home.state_dir()), 0o700);
+
+    // Without --log-file the daily log is written there first: the dir is still private.
+    let home = Home::new();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tmux-supervisor"));
+    c.args(["-L", &server.socket, "-c"])
+        .arg(&config)
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .env("HOME", home.path())
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .stdin(Stdio::null());
+    let mut d = Daemon::spawn(c);
+    server.wait_until("the state file is written", Duration::from_secs(10), || {
+        home.state(&server)["slots"]["p-0"]["last_state"] == "idle"
+    });
+    d.stop();
+    assert_eq!(mode(&home.state_path(&server)), 0o600);
+    assert_eq!(
+        mode(&home.state_dir()),
+        0o700,
+        "the state dir (with the log in it) is readable by others"
+    );
 }

@@ -131,14 +131,23 @@ fn assert_only_slots_acted_on(state: &Value, slots: &[String]) {
     }
 }
 
-/// Polls `f` every 50 ms until it is true (like `TestServer::wait_until`, without a server).
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
+/// How long a daemon may take to do what a test waits for. Generous: a passing test never
+/// waits this long, and a loaded CI machine (other builds, other tmux servers) must not fail.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `f` every 50 ms until it is true; on timeout, panics with the end of the daemon log.
+fn wait_logged(home: &Home, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
     while !f() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until {what}"
-        );
+        if Instant::now() >= deadline {
+            let log = home.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "timed out after {PATIENCE:?} waiting until {what}; end of the log:\n{}",
+                tail.join("\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -283,13 +292,13 @@ fn server_killed_and_restarted_with_other_sessions_only_the_pool_is_recreated() 
     let mut want = auto_pool();
     want.push("main".into());
     let want = sorted(want);
-    server.wait_until("the pool is up", Duration::from_secs(10), || {
+    wait_logged(&home, "the pool is up", || {
         sorted(server.session_names()) == want
     });
 
     // Killed: the pool comes back on a new server, and nothing else does.
     server.kill_server();
-    server.wait_until("the pool is back", Duration::from_secs(10), || {
+    wait_logged(&home, "the pool is back", || {
         sorted(server.session_names()) == auto_pool()
     });
     std::thread::sleep(Duration::from_millis(1500));
@@ -299,7 +308,7 @@ fn server_killed_and_restarted_with_other_sessions_only_the_pool_is_recreated() 
     server.kill_server();
     // The dying server may still answer ("server exited unexpectedly"): retry until both
     // exist, on whichever server comes up first (ours or the daemon's).
-    server.wait_until("main and ccl-auto0 exist", Duration::from_secs(10), || {
+    wait_logged(&home, "main and ccl-auto0 exist", || {
         let names = server.session_names();
         let mut all = true;
         for name in ["main", "ccl-auto0"] {
@@ -318,11 +327,9 @@ fn server_killed_and_restarted_with_other_sessions_only_the_pool_is_recreated() 
     let mut want = auto_pool();
     want.extend(["main".into(), "ccl-auto0".into()]);
     let want = sorted(want);
-    server.wait_until(
-        "the pool is back beside them",
-        Duration::from_secs(10),
-        || sorted(server.session_names()) == want,
-    );
+    wait_logged(&home, "the pool is back beside them", || {
+        sorted(server.session_names()) == want
+    });
     std::thread::sleep(Duration::from_millis(1500));
     let ids = session_ids(&server);
     assert_eq!(sorted(ids.keys().cloned()), want);
@@ -347,7 +354,7 @@ fn socket_deleted_the_pool_is_recreated_on_a_new_server() {
     let config = home.config(PRODUCTION_FAST);
     server.new_session("main");
     let mut daemon = Daemon::start(&home, &server, &config);
-    server.wait_until("the pool is up", Duration::from_secs(10), || {
+    wait_logged(&home, "the pool is up", || {
         server.session_names().len() == 11
     });
     let old_pid = server_pid(&server).unwrap();
@@ -355,12 +362,12 @@ fn socket_deleted_the_pool_is_recreated_on_a_new_server() {
     let _old = KillOnDrop(old_pid);
 
     std::fs::remove_file(server.socket_path().unwrap()).unwrap();
-    server.wait_until(
+    wait_logged(
+        &home,
         "a new server at that socket holds the pool (and only the pool)",
-        Duration::from_secs(10),
         || server_pid(&server).is_some_and(|p| p != old_pid),
     );
-    server.wait_until("the pool is complete", Duration::from_secs(10), || {
+    wait_logged(&home, "the pool is complete", || {
         sorted(server.session_names()) == auto_pool()
     });
     assert!(pid_alive(old_pid), "the old server was killed");
@@ -515,7 +522,7 @@ pools:
     );
     let fake = FakeTmux::new("mixed");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
-    wait_until("several polls", Duration::from_secs(10), || {
+    wait_logged(&home, "several polls", || {
         fake.calls_with("list-panes") >= 15
     });
     assert!(daemon.alive(), "the daemon died on garbage");
@@ -554,9 +561,9 @@ pools:
     );
     let fake = FakeTmux::new("sessions");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
-    wait_until(
+    wait_logged(
+        &home,
         "a respawn, a create and a capture were issued",
-        Duration::from_secs(10),
         || {
             let calls = fake.calls();
             let has = |w: &str| calls.iter().any(|c| c.iter().any(|a| a == w));
@@ -667,7 +674,7 @@ backoff:
     ));
     let started = Instant::now();
     let mut daemon = Daemon::start(&home, &server, &config);
-    server.wait_until("the healthy pool is up", Duration::from_secs(10), || {
+    wait_logged(&home, "the healthy pool is up", || {
         let names = server.session_names();
         names.contains(&"ok-0".into()) && names.contains(&"ok-1".into())
     });
@@ -676,7 +683,7 @@ backoff:
         .filter(|(n, _)| n.starts_with("ok-"))
         .collect();
 
-    let deadline = Instant::now() + Duration::from_secs(12);
+    let deadline = Instant::now() + PATIENCE;
     let last = loop {
         let (_, json) = home.check_json(&server, &config);
         let nodir = slot(&json, "nodir-0");
@@ -807,20 +814,16 @@ pools:
     let fake = FakeTmux::new("race");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
     let want = sorted(["main", "race-0", "race-1", "race-2"]);
-    server.wait_until("the pool exists", Duration::from_secs(10), || {
+    wait_logged(&home, "the pool exists", || {
         sorted(server.session_names()) == want
     });
-    server.wait_until(
-        "the daemon saw each create lose",
-        Duration::from_secs(10),
-        || {
-            events(&home.state(&server))
-                .iter()
-                .filter(|(_, _, t)| t.contains("already existed"))
-                .count()
-                == 3
-        },
-    );
+    wait_logged(&home, "the daemon saw each create lose", || {
+        events(&home.state(&server))
+            .iter()
+            .filter(|(_, _, t)| t.contains("already existed"))
+            .count()
+            == 3
+    });
     let ids = session_ids(&server);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(session_ids(&server), ids, "a session was replaced");
@@ -860,11 +863,11 @@ pools:
     ));
     // The log goes elsewhere (--log-file): the lock and the state file cannot be written.
     let mut daemon = Daemon::start(&home, &server, &config);
-    server.wait_until("the pool is up", Duration::from_secs(10), || {
+    wait_logged(&home, "the pool is up", || {
         sorted(server.session_names()) == ["st-0", "st-1"]
     });
     server.tmux_ok(&["kill-session", "-t", "=st-1:"]);
-    server.wait_until("st-1 is back", Duration::from_secs(10), || {
+    wait_logged(&home, "st-1 is back", || {
         sorted(server.session_names()) == ["st-0", "st-1"]
     });
     assert!(daemon.alive());
@@ -894,7 +897,7 @@ pools:
         .stdin(Stdio::null());
     let mut daemon = Daemon::spawn(c);
     server.tmux_ok(&["kill-session", "-t", "=st-0:"]);
-    server.wait_until("st-0 is back", Duration::from_secs(10), || {
+    wait_logged(&home, "st-0 is back", || {
         sorted(server.session_names()) == ["st-0", "st-1"]
     });
     let (code, stderr) = daemon.stop();
@@ -921,7 +924,7 @@ pools:
     let path = home.state_path(&server);
     // A good file to cut short.
     let mut d = Daemon::start(&home, &server, &config);
-    server.wait_until("a state file", Duration::from_secs(10), || {
+    wait_logged(&home, "a state file", || {
         home.state(&server)["slots"]["st-0"]["last_state"] == "idle"
     });
     d.stop();
@@ -949,9 +952,9 @@ pools:
         std::fs::write(&path, &bytes).unwrap();
         server.tmux_ok(&["kill-session", "-t", "=st-0:"]);
         let mut d = Daemon::start(&home, &server, &config);
-        server.wait_until(
+        wait_logged(
+            &home,
             &format!("{what}: st-0 is back and the state rewritten"),
-            Duration::from_secs(10),
             || {
                 server.session_names() == ["st-0"]
                     && home.state(&server)["slots"]["st-0"]["last_state"] == "idle"
@@ -982,9 +985,7 @@ pools:
     std::fs::create_dir_all(path.join("in-the-way")).unwrap();
     server.tmux_ok(&["kill-session", "-t", "=st-0:"]);
     let mut d = Daemon::start(&home, &server, &config);
-    server.wait_until("st-0 is back", Duration::from_secs(10), || {
-        server.session_names() == ["st-0"]
-    });
+    wait_logged(&home, "st-0 is back", || server.session_names() == ["st-0"]);
     assert!(d.alive());
     let (code, stderr) = d.stop();
     assert_eq!(code, Some(0), "{stderr}");
@@ -1023,18 +1024,18 @@ pools:
     b.new_session("main-b");
     let mut da = Daemon::start(&home, &a, &config);
     let mut db = Daemon::start(&home, &b, &config);
-    a.wait_until("pool on a", Duration::from_secs(10), || {
+    wait_logged(&home, "pool on a", || {
         sorted(a.session_names()) == ["main-a", "two-0", "two-1"]
     });
-    b.wait_until("pool on b", Duration::from_secs(10), || {
+    wait_logged(&home, "pool on b", || {
         sorted(b.session_names()) == ["main-b", "two-0", "two-1"]
     });
     a.tmux_ok(&["kill-session", "-t", "=two-1:"]);
     b.tmux_ok(&["kill-session", "-t", "=two-0:"]);
-    a.wait_until("a's two-1 back", Duration::from_secs(10), || {
+    wait_logged(&home, "a's two-1 back", || {
         sorted(a.session_names()) == ["main-a", "two-0", "two-1"]
     });
-    b.wait_until("b's two-0 back", Duration::from_secs(10), || {
+    wait_logged(&home, "b's two-0 back", || {
         sorted(b.session_names()) == ["main-b", "two-0", "two-1"]
     });
     let (ca, ea) = da.stop();
@@ -1082,7 +1083,7 @@ pools:
 "#,
     );
     let mut daemon = Daemon::start(&home, &server, &config);
-    server.wait_until("the 10 slots exist", Duration::from_secs(20), || {
+    wait_logged(&home, "the 10 slots exist", || {
         session_ids(&server).len() == 1000
     });
     std::thread::sleep(Duration::from_secs(1));
@@ -1126,7 +1127,7 @@ fn state_file_lock_and_state_dir_are_private() {
         "poll_interval: 300ms\npools:\n  - name: p\n    prefix: \"p-\"\n    max: 1\n    restart: always\n",
     );
     let mut d = Daemon::start(&home, &server, &config);
-    server.wait_until("the state file is written", Duration::from_secs(10), || {
+    wait_logged(&home, "the state file is written", || {
         home.state(&server)["slots"]["p-0"]["last_state"] == "idle"
     });
     d.stop();
@@ -1149,7 +1150,7 @@ fn state_file_lock_and_state_dir_are_private() {
         .env("XDG_STATE_HOME", home.path().join("state"))
         .stdin(Stdio::null());
     let mut d = Daemon::spawn(c);
-    server.wait_until("the state file is written", Duration::from_secs(10), || {
+    wait_logged(&home, "the state file is written", || {
         home.state(&server)["slots"]["p-0"]["last_state"] == "idle"
     });
     d.stop();

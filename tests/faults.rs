@@ -839,6 +839,42 @@ pools:
     assert_eq!(fake.calls_with("new-session"), 3, "{:?}", fake.calls());
 }
 
+#[test]
+fn a_session_killed_right_after_its_create_is_recreated_at_once() {
+    let server = TestServer::new();
+    server.new_session("main");
+    let home = Home::new();
+    let config = home.config(
+        r#"
+poll_interval: 300ms
+reconcile_interval: 1s
+pools:
+  - name: gone
+    prefix: "gone-"
+    max: 2
+    restart: always
+"#,
+    );
+    // Each slot's first session is killed as soon as new-session returns: the poll after
+    // the create does not show it. The create was done; the slot is missing again.
+    let fake = FakeTmux::new("vanish");
+    let started = Instant::now();
+    let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
+    wait_logged(&home, "both slots exist", || {
+        sorted(server.session_names()) == ["gone-0", "gone-1", "main"]
+    });
+    let took = started.elapsed();
+    eprintln!("recreated after {took:?}");
+    // Not after the 15 s an unconfirmed op may stay in flight.
+    assert!(
+        took < Duration::from_secs(10),
+        "recreated only after {took:?}"
+    );
+    assert_eq!(fake.calls_with("new-session"), 4, "{:?}", fake.calls());
+    assert!(daemon.alive());
+    assert_eq!(daemon.stop().0, Some(0));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. The state dir and the state file
 

@@ -137,6 +137,7 @@ fn check(config: &Config, json: bool) -> ExitCode {
         eprintln!("tmux-supervisor: cannot read tmux: {e}");
         return ExitCode::from(EXIT_ERROR);
     }
+    warn_skipped(&result.snapshot.rejected);
     let now = supervisor::now_ms();
     let mut obs = observe(
         &sup.layout,
@@ -168,6 +169,26 @@ fn check(config: &Config, json: bool) -> ExitCode {
     ExitCode::from(report.exit_code())
 }
 
+/// `check` has no log: lines of tmux output it could not read are said on stderr (a few of
+/// them, escaped), so an audit that silently lost a session is not taken as the truth.
+fn warn_skipped(rejected: &[String]) {
+    const SHOWN: usize = 5;
+    if rejected.is_empty() {
+        return;
+    }
+    eprintln!(
+        "tmux-supervisor: skipped {} line(s) of tmux output of the wrong shape:",
+        rejected.len()
+    );
+    for line in rejected.iter().take(SHOWN) {
+        let escaped: String = line.escape_debug().take(200).collect();
+        eprintln!("  {escaped}");
+    }
+    if rejected.len() > SHOWN {
+        eprintln!("  … and {} more", rejected.len() - SHOWN);
+    }
+}
+
 /// Where the log goes: `--log-file`, else daily files in the state dir.
 fn log_target(config: &Config, cli: &Cli) -> LogTarget {
     cli.log_file.clone().map_or_else(
@@ -183,6 +204,17 @@ fn start_logging(
     stderr_fallback: bool,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let target = log_target(config, cli);
+    // The daily log lives in the state dir: create it private (as the state file's own
+    // writer would), or logging creates it world-readable first. Failures show below.
+    if let LogTarget::Daily(dir) = &target
+        && !dir.exists()
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+    }
     match logging::init(&target, cli.verbose) {
         Ok(g) => Some(g),
         Err(e) => {

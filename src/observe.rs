@@ -296,9 +296,13 @@ fn pane_state<H: BuildHasher>(
 }
 
 /// "pane dead, exit 3" / "pane dead, signal 9" / "pane dead" (tmux 3.3a may lose the status).
+/// The statuses `env` and shells use when the program cannot be run are named: a typo in a
+/// pool's `command` shows as "exit 127 (command not found)", not a bare number.
 pub fn dead_reason(p: &Pane) -> String {
     match (p.dead_status, p.dead_signal) {
         (_, Some(sig)) if sig != 0 => format!("pane dead, signal {sig}"),
+        (Some(127), _) => "pane dead, exit 127 (command not found)".to_string(),
+        (Some(126), _) => "pane dead, exit 126 (not executable)".to_string(),
         (Some(code), _) => format!("pane dead, exit {code}"),
         _ => "pane dead".to_string(),
     }

@@ -198,7 +198,18 @@ pub struct Supervisor {
     saved: Vec<u8>,
     /// Last save error, reported once.
     save_error: Option<String>,
+    /// Lines of tmux output skipped at the last poll, each logged once while it stays.
+    rejected: Vec<String>,
+    /// Slot name → polls still to come back before an op tmux reported done counts as
+    /// observed, whatever the poll shows (see [`CONFIRM_POLLS`]).
+    unconfirmed: HashMap<String, u32>,
 }
+
+/// Polls that must come back after an op's result before the op stops being in flight. The
+/// first may have been started before the op finished (one poll runs while ops run); the
+/// second was started after it. Without this, a session created and then killed (or gone)
+/// before that poll stayed "starting" until the in-flight timeout (15 s).
+const CONFIRM_POLLS: u32 = 2;
 
 impl Supervisor {
     /// A supervisor over `config`. With a store, memory is loaded from it and the lock is
@@ -263,6 +274,8 @@ impl Supervisor {
             captures: HashMap::new(),
             saved: Vec::new(),
             save_error: None,
+            rejected: Vec::new(),
+            unconfirmed: HashMap::new(),
         }
     }
 
@@ -320,9 +333,31 @@ impl Supervisor {
             return false;
         }
         self.last_poll_error = None;
+        // A bad line comes back every poll while its cause stays: log it when it appears.
         for line in &result.snapshot.rejected {
-            tracing::warn!(line = %line.escape_debug(), "tmux output line skipped: wrong shape");
+            if !self.rejected.contains(line) {
+                tracing::warn!(line = %line.escape_debug(), "tmux output line skipped: wrong shape");
+            }
         }
+        self.rejected.clone_from(&result.snapshot.rejected);
+        // An op tmux said it did, with a whole poll since: its effect was seen or is gone.
+        let memory = &mut self.memory;
+        self.unconfirmed.retain(|name, left| {
+            *left = left.saturating_sub(1);
+            if *left > 0 {
+                return true;
+            }
+            if let Some(m) = memory.slots.get_mut(name)
+                && let Some(f) = m.in_flight.take()
+            {
+                tracing::info!(
+                    session = %name,
+                    "{} done, but the poll after it does not show it: acting on what is there",
+                    f.op
+                );
+            }
+            false
+        });
         // Keep captures of panes that still exist; refresh those read this time.
         let activity: HashMap<&str, i64> = result
             .snapshot
@@ -454,6 +489,7 @@ impl Supervisor {
     }
 
     fn begin_start(&mut self, name: &str, op: &str, old_pane_pid: Option<u32>, now: Millis) {
+        self.unconfirmed.remove(name);
         let m = self.memory.slot_mut(name);
         if m.started_before {
             m.restarts = m.restarts.saturating_add(1);
@@ -547,6 +583,7 @@ impl Supervisor {
                     );
                 }
                 (kind, Ok(text)) => {
+                    self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
                     let m = self.memory.slot_mut(&name);
                     let recovered = m.failed.take();
                     m.failed_session = None;

@@ -637,11 +637,8 @@ impl Tmux for TmuxCli {
                 message,
             });
         }
-        let snapshot = parse_snapshot(&String::from_utf8_lossy(&output.stdout));
-        for line in &snapshot.rejected {
-            tracing::warn!(line = %line, "rejected tmux list-panes line");
-        }
-        Ok(snapshot)
+        // Rejected lines are the caller's to report (the supervisor logs each once).
+        Ok(parse_snapshot(&String::from_utf8_lossy(&output.stdout)))
     }
 
     fn create(&self, launch: &Launch) -> Result<Created, TmuxError> {

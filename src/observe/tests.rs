@@ -156,6 +156,19 @@ fn dead_pane_with_lost_status_is_still_dead() {
 }
 
 #[test]
+fn a_command_that_cannot_run_says_why() {
+    assert_eq!(
+        dead_reason(&dead(pane("x", 1), 127)),
+        "pane dead, exit 127 (command not found)"
+    );
+    assert_eq!(
+        dead_reason(&dead(pane("x", 1), 126)),
+        "pane dead, exit 126 (not executable)"
+    );
+    assert_eq!(dead_reason(&dead(pane("x", 1), 3)), "pane dead, exit 3");
+}
+
+#[test]
 fn only_slots_with_new_output_are_captured() {
     let (cfg, layout) = production();
     let s = snap(vec![

@@ -44,6 +44,12 @@ impl Home {
         std::fs::read_to_string(self.log()).unwrap_or_default()
     }
 
+    /// The state file of the server in the default state dir.
+    pub fn state_path(&self, server: &TestServer) -> PathBuf {
+        self.state_dir()
+            .join(format!("state-L-{}.json", server.socket.replace('.', "_")))
+    }
+
     /// The persisted memory of the server, as JSON.
     pub fn state(&self, server: &TestServer) -> serde_json::Value {
         let p = self
@@ -104,6 +110,18 @@ impl Daemon {
     pub fn start(home: &Home, server: &TestServer, config: &Path) -> Self {
         let child = home
             .command(server, config)
+            .arg("daemon")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Daemon { child }
+    }
+
+    /// Runs `command` (the binary with its options, e.g. from [`Home::command`] with a changed
+    /// environment) as `daemon`, stdout and stderr piped.
+    pub fn spawn(mut command: Command) -> Self {
+        let child = command
             .arg("daemon")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use yaml_rust2::parser::Parser;
+use yaml_rust2::parser::{MarkedEventReceiver as _, Parser};
 
 mod positions;
 mod raw;
@@ -26,6 +26,9 @@ pub const DEFAULT_YAML: &str = include_str!("../config.example.yaml");
 
 /// Name shown for the embedded default in messages.
 pub const EMBEDDED: &str = "<embedded default config>";
+
+/// Deepest nesting of mappings and sequences accepted in a config file.
+pub const MAX_NESTING: usize = 32;
 
 /// Highest `max` a pool may have: beyond this a pool is a typo, not a pool.
 pub const MAX_SLOTS_PER_POOL: u32 = 10_000;
@@ -286,15 +289,32 @@ impl Config {
         };
 
         // Step 1: positions and unknown keys.
+        // Events are pulled one by one (Parser::load recurses per nesting level and a
+        // hostile file could overflow the stack), and nesting is capped.
         let mut recv = PositionReceiver::default();
-        if let Err(e) = Parser::new_from_str(text).load(&mut recv, false) {
-            let m = e.marker();
-            return Err(fail(vec![Problem {
-                line: Some(m.line()),
-                column: Some(m.col() + 1),
-                message: format!("YAML syntax error: {}", e.info()),
-                hint: Some("check the indentation and quoting around this line".into()),
-            }]));
+        let mut parser = Parser::new_from_str(text);
+        loop {
+            let (event, mark) = parser.next_token().map_err(|e| {
+                let m = e.marker();
+                fail(vec![Problem {
+                    line: Some(m.line()),
+                    column: Some(m.col() + 1),
+                    message: format!("YAML syntax error: {}", e.info()),
+                    hint: Some("check the indentation and quoting around this line".into()),
+                }])
+            })?;
+            if matches!(event, yaml_rust2::Event::StreamEnd) {
+                break;
+            }
+            recv.on_event(event, mark);
+            if recv.depth() > MAX_NESTING {
+                return Err(fail(vec![Problem {
+                    line: Some(mark.line()),
+                    column: Some(mark.col() + 1),
+                    message: format!("the YAML is nested more than {MAX_NESTING} levels deep"),
+                    hint: Some("a tmux-supervisor config is at most a few levels deep".into()),
+                }]));
+            }
         }
         let pos = recv.pos;
         let mut unknown = Vec::new();

@@ -28,6 +28,11 @@ pub(super) struct PositionReceiver {
 }
 
 impl PositionReceiver {
+    /// How many mappings and sequences are open.
+    pub(super) fn depth(&self) -> usize {
+        self.stack.len()
+    }
+
     /// The path of the node that starts now, or `None` when it is a mapping key (then recorded).
     fn place(&mut self, ev: &Event, mark: Marker) -> Option<String> {
         let here = (mark.line(), mark.col() + 1);

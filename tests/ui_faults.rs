@@ -1,0 +1,195 @@
+//! The UI under SIGTERM, SIGHUP, SIGINT and a panic: the terminal must be given back (main
+//! screen, cursor visible, raw mode off), checked from the tmux pane the UI ran in.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use common::process::{Home, signal};
+
+const CONFIG: &str = r#"
+poll_interval: 500ms
+reconcile_interval: 1s
+pools:
+  - name: auto
+    prefix: "ccl-auto-"
+    start_index: 11
+    max: 3
+    restart: always
+"#;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The UI started by `sh` in the `ui` pane; when it ends, `sh` writes its exit status and the
+/// terminal's `stty -a` to `out`, then sleeps so the pane can still be inspected.
+struct Run {
+    server: TestServer,
+    home: Home,
+    out: PathBuf,
+}
+
+impl Run {
+    fn start(panic_key: bool) -> Self {
+        let server = TestServer::new();
+        let home = Home::new();
+        let config = home.config(CONFIG);
+        let out = home.path().join("out");
+        let h = home.path().display().to_string();
+        let script = format!(
+            "env -u TMUX_SUPERVISOR_CONFIG HOME={h} XDG_STATE_HOME={h}/state {panic} {bin} -L {sock} -c {cfg} --log-file {h}/ui.log; echo \"exit=$?\" > {out}; stty -a >> {out}; sleep 600",
+            panic = if panic_key {
+                "TMUX_SUPERVISOR_TEST_PANIC=1"
+            } else {
+                ""
+            },
+            bin = env!("CARGO_BIN_EXE_tmux-supervisor"),
+            sock = server.socket,
+            cfg = config.display(),
+            out = out.display(),
+        );
+        server.tmux_ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "ui",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        let run = Run { server, home, out };
+        run.wait("the UI is up", || {
+            run.screen().contains("ccl-auto-13") && run.pane("#{alternate_on}") == "1"
+        });
+        run
+    }
+
+    fn screen(&self) -> String {
+        self.server.tmux_ok(&["capture-pane", "-p", "-t", "=ui:"])
+    }
+
+    fn pane(&self, format: &str) -> String {
+        self.server
+            .tmux_ok(&["display-message", "-p", "-t", "=ui:", format])
+            .trim()
+            .to_string()
+    }
+
+    fn wait(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !f() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting until {what}; screen:\n{}\nlog:\n{}",
+                self.screen(),
+                std::fs::read_to_string(self.home.path().join("ui.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The pid of the UI process: the child of the pane's `sh`.
+    fn ui_pid(&self) -> u32 {
+        let sh = self.pane("#{pane_pid}");
+        let out = Command::new("ps")
+            .args(["--ppid", &sh, "-o", "pid=,comm="])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.contains("tmux-supervisor") || l.contains("tmux-supervi"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no UI process under sh {sh}: {}",
+                    String::from_utf8_lossy(&out.stdout)
+                )
+            })
+    }
+
+    /// Waits for the UI to end; returns its exit status line and `stty -a`.
+    fn ended(&self) -> (String, String) {
+        self.wait("the UI ended and sh wrote its report", || {
+            std::fs::read_to_string(&self.out).is_ok_and(|t| t.contains("speed"))
+        });
+        let text = std::fs::read_to_string(&self.out).unwrap();
+        let (first, rest) = text.split_once('\n').unwrap();
+        (first.to_string(), rest.to_string())
+    }
+
+    /// The terminal is given back: main screen, cursor shown, cooked mode with echo.
+    fn assert_restored(&self, stty: &str) {
+        assert_eq!(
+            self.pane("#{alternate_on}"),
+            "0",
+            "still on the alternate screen"
+        );
+        assert_eq!(self.pane("#{cursor_flag}"), "1", "cursor left hidden");
+        let words: Vec<&str> = stty.split_whitespace().collect();
+        for mode in ["icanon", "echo", "isig"] {
+            assert!(
+                words.contains(&mode),
+                "raw mode left on ({mode} is off):\n{stty}"
+            );
+        }
+        // The sessions keep running: the UI never kills on the way out.
+        for i in 11..=13 {
+            assert!(
+                self.server
+                    .session_names()
+                    .contains(&format!("ccl-auto-{i}")),
+                "ccl-auto-{i} is gone"
+            );
+        }
+    }
+}
+
+fn signal_restores(sig: &str) {
+    let run = Run::start(false);
+    run.wait("the pool exists", || run.server.session_names().len() >= 4);
+    signal(run.ui_pid(), sig);
+    let (exit, stty) = run.ended();
+    assert_eq!(exit, "exit=0", "after SIG{sig}");
+    run.assert_restored(&stty);
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    signal_restores("TERM");
+}
+
+#[test]
+fn sighup_restores_the_terminal() {
+    signal_restores("HUP");
+}
+
+#[test]
+fn sigint_restores_the_terminal() {
+    signal_restores("INT");
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_says_why() {
+    let run = Run::start(true);
+    run.server.tmux_ok(&["send-keys", "-t", "=ui:", "!"]);
+    let (exit, stty) = run.ended();
+    assert_eq!(exit, "exit=101");
+    run.assert_restored(&stty);
+    // The whole pane history: with RUST_BACKTRACE set the message scrolls off the screen.
+    let history = run
+        .server
+        .tmux_ok(&["capture-pane", "-p", "-S", "-", "-t", "=ui:"]);
+    assert!(
+        history.contains("panicked") && history.contains("test panic"),
+        "no panic message in the pane:
+{history}"
+    );
+}

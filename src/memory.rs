@@ -208,8 +208,15 @@ impl Store {
         match serde_json::from_slice::<Memory>(&text) {
             Ok(mut m) => {
                 let warning = (m.version > STATE_VERSION).then(|| {
+                    // Keep the newer file as it was: the next save drops what this build
+                    // does not know.
+                    let backup = self.path.with_extension(format!("json.v{}", m.version));
+                    let kept = match fs::write(&backup, &text) {
+                        Ok(()) => format!("a copy is kept as {}", backup.display()),
+                        Err(e) => format!("no copy could be kept ({e})"),
+                    };
                     StoreWarning(format!(
-                        "the state file {} was written by a newer tmux-supervisor (layout {}, this one writes {}); fields it does not know are dropped on the next save",
+                        "the state file {} was written by a newer tmux-supervisor (layout {}, this one writes {}); fields it does not know are dropped on the next save; {kept}",
                         self.path.display(),
                         m.version,
                         STATE_VERSION
@@ -434,6 +441,8 @@ mod tests {
         let (m, warn) = store.load();
         assert_eq!(m.slot("a").unwrap().restarts, 2);
         assert!(warn.unwrap().0.contains("newer"));
+        let copy = fs::read_to_string(dir.path().join("state-default.json.v9")).unwrap();
+        assert!(copy.contains("shiny"), "{copy}");
     }
 
     #[test]

@@ -450,7 +450,9 @@ pub fn remember(
         {
             (State::Starting, format!("{} sent, waiting for tmux", f.op))
         } else if let Some(f) = &m.failed {
-            let detail = if raw == State::Failed || st.reason == "shell" {
+            let detail = if matches!(raw, State::Failed | State::Missing | State::Absent)
+                || st.reason == "shell"
+            {
                 String::new()
             } else {
                 format!("; now {}", st.reason)

@@ -411,6 +411,23 @@ impl Supervisor {
                 );
             }
         }
+        let before_pid = self.last.as_ref().and_then(|o| o.server_pid);
+        if before_pid.is_some() && obs.server_pid != before_pid {
+            let text = match obs.server_pid {
+                Some(pid) => format!(
+                    "the tmux server changed (pid {} → {pid})",
+                    before_pid.unwrap_or_default()
+                ),
+                None => "the tmux server is gone: no sessions".to_string(),
+            };
+            self.memory.push(now, EventKind::Info, "", text);
+        } else if before_pid.is_none()
+            && obs.server_pid.is_some()
+            && self.last.as_ref().is_some_and(|o| o.server_pid.is_none())
+        {
+            self.memory
+                .push(now, EventKind::Info, "", "a tmux server is running again");
+        }
         let urgent = obs.slots.iter().any(|s| {
             self.layout.slots[s.slot].supervised()
                 && matches!(s.state, State::Missing | State::Failed)

@@ -235,7 +235,7 @@ fn validate_name(name: &str) -> Result<(), TmuxError> {
 #[derive(Debug, thiserror::Error)]
 pub enum TmuxError {
     /// The binary is missing from PATH.
-    #[error("tmux not found: {0}")]
+    #[error("tmux not found (`{0}` is not on PATH): install tmux 3.2 or newer")]
     NotFound(String),
     #[error("tmux {found} is too old: tmux-supervisor needs 3.2 or newer")]
     TooOld { found: String },

@@ -27,7 +27,10 @@ const WAIT: Duration = Duration::from_secs(20);
 /// The UI started by `sh` in the `ui` pane; when it ends, `sh` writes its exit status and the
 /// terminal's `stty -a` to `out`, then sleeps so the pane can still be inspected.
 struct Run {
+    /// The server the UI's pane lives on.
     server: TestServer,
+    /// The server the UI supervises.
+    target: TestServer,
     home: Home,
     out: PathBuf,
 }
@@ -35,6 +38,7 @@ struct Run {
 impl Run {
     fn start(panic_key: bool) -> Self {
         let server = TestServer::new();
+        let target = TestServer::new();
         let home = Home::new();
         let config = home.config(CONFIG);
         let out = home.path().join("out");
@@ -47,7 +51,7 @@ impl Run {
                 ""
             },
             bin = env!("CARGO_BIN_EXE_tmux-supervisor"),
-            sock = server.socket,
+            sock = target.socket,
             cfg = config.display(),
             out = out.display(),
         );
@@ -64,7 +68,12 @@ impl Run {
             "-c",
             &script,
         ]);
-        let run = Run { server, home, out };
+        let run = Run {
+            server,
+            target,
+            home,
+            out,
+        };
         run.wait("the UI is up", || {
             run.screen().contains("ccl-auto-13") && run.pane("#{alternate_on}") == "1"
         });
@@ -143,7 +152,7 @@ impl Run {
         // The sessions keep running: the UI never kills on the way out.
         for i in 11..=13 {
             assert!(
-                self.server
+                self.target
                     .session_names()
                     .contains(&format!("ccl-auto-{i}")),
                 "ccl-auto-{i} is gone"
@@ -154,7 +163,7 @@ impl Run {
 
 fn signal_restores(sig: &str) {
     let run = Run::start(false);
-    run.wait("the pool exists", || run.server.session_names().len() >= 4);
+    run.wait("the pool exists", || run.target.session_names().len() >= 3);
     signal(run.ui_pid(), sig);
     let (exit, stty) = run.ended();
     assert_eq!(exit, "exit=0", "after SIG{sig}");
@@ -192,4 +201,25 @@ fn a_panic_restores_the_terminal_and_says_why() {
         "no panic message in the pane:
 {history}"
     );
+}
+
+#[test]
+fn the_ui_outlives_the_server_it_supervises() {
+    let run = Run::start(false);
+    run.wait("the pool exists", || run.target.session_names().len() >= 3);
+    let pid = run.ui_pid();
+    run.target.kill_server();
+    // The UI keeps running, says the sessions are gone, and brings the pool back.
+    run.wait("the pool is back on a new server", || {
+        run.target.session_names().len() >= 3
+    });
+    run.wait("the screen shows the pool up again", || {
+        run.screen().contains("3/3 up")
+    });
+    assert_eq!(run.ui_pid(), pid, "the UI restarted or died");
+    assert_eq!(run.pane("#{alternate_on}"), "1");
+    signal(pid, "TERM");
+    let (exit, stty) = run.ended();
+    assert_eq!(exit, "exit=0");
+    run.assert_restored(&stty);
 }

@@ -241,42 +241,46 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// What `daemon` and the UI both need: the checked tmux client, the runtime, and a
+/// supervisor over the config's server with its memory and lock.
+fn start(
+    config: Config,
+    cli: &Cli,
+) -> Result<(TmuxCli, tokio::runtime::Runtime, Supervisor), ExitCode> {
+    let tmux = tmux_client(&config).map_err(|e| {
+        tracing::error!("{e}");
+        eprintln!("{e}");
+        ExitCode::from(EXIT_ERROR)
+    })?;
+    let rt = runtime().map_err(|e| {
+        eprintln!("tmux-supervisor: cannot start the runtime: {e}");
+        ExitCode::from(EXIT_ERROR)
+    })?;
+    let store = store_for(&config);
+    let mut sup = Supervisor::new(config, Some(store), supervisor::now_ms());
+    sup.mode.dry_run = cli.dry_run;
+    Ok((tmux, rt, sup))
+}
+
 /// `daemon`: poll + reconcile + log until SIGTERM, SIGINT or SIGHUP.
 fn daemon(config: Config, cli: &Cli) -> ExitCode {
     let guard = start_logging(&config, cli, true);
-    let tmux = match tmux_client(&config) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("{e}");
-            return ExitCode::from(EXIT_ERROR);
-        }
+    let (tmux, rt, sup) = match start(config, cli) {
+        Ok(parts) => parts,
+        Err(code) => return code,
     };
-    let rt = match runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("tmux-supervisor: cannot start the runtime: {e}");
-            return ExitCode::from(EXIT_ERROR);
+    if sup.mode.observe_only {
+        eprintln!(
+            "tmux-supervisor: another supervisor is reconciling this tmux server; running observe-only"
+        );
+    }
+    for e in &sup.memory.events {
+        if e.kind == tmux_supervisor::memory::EventKind::Error {
+            eprintln!("tmux-supervisor: {}", e.text);
         }
-    };
-    let store = store_for(&config);
-    let dry_run = cli.dry_run;
-    rt.block_on(async move {
-        let mut sup = Supervisor::new(config, Some(store), supervisor::now_ms());
-        sup.mode.dry_run = dry_run;
-        if sup.mode.observe_only {
-            eprintln!(
-                "tmux-supervisor: another supervisor is reconciling this tmux server; running observe-only"
-            );
-        }
-        for e in &sup.memory.events {
-            if e.kind == tmux_supervisor::memory::EventKind::Error {
-                eprintln!("tmux-supervisor: {}", e.text);
-            }
-        }
-        let tmux: Arc<dyn Tmux> = Arc::new(tmux);
-        supervisor::run_daemon(sup, tmux, shutdown_signal()).await;
-    });
+    }
+    let tmux: Arc<dyn Tmux> = Arc::new(tmux);
+    rt.block_on(supervisor::run_daemon(sup, tmux, shutdown_signal()));
     drop(guard);
     ExitCode::SUCCESS
 }
@@ -291,29 +295,13 @@ fn ui(config: Config, cli: &Cli) -> ExitCode {
         return ExitCode::from(EXIT_ERROR);
     }
     let guard = start_logging(&config, cli, false);
-    let tmux = match tmux_client(&config) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(EXIT_ERROR);
-        }
+    let (tmux, rt, sup) = match start(config, cli) {
+        Ok(parts) => parts,
+        Err(code) => return code,
     };
-    let rt = match runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("tmux-supervisor: cannot start the runtime: {e}");
-            return ExitCode::from(EXIT_ERROR);
-        }
-    };
-    let store = store_for(&config);
-    let dry_run = cli.dry_run;
-    let result = rt.block_on(async move {
-        let mut sup = Supervisor::new(config, Some(store), supervisor::now_ms());
-        sup.mode.dry_run = dry_run;
-        let attach = tmux_supervisor::tui::Attach::detect(&tmux);
-        let tmux: Arc<dyn Tmux> = Arc::new(tmux);
-        tmux_supervisor::tui::run(sup, tmux, attach).await
-    });
+    let attach = tmux_supervisor::tui::Attach::detect(&tmux);
+    let tmux: Arc<dyn Tmux> = Arc::new(tmux);
+    let result = rt.block_on(tmux_supervisor::tui::run(sup, tmux, attach));
     // Stop the blocking threads (a tmux call may still be running) without waiting long.
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
     drop(guard);

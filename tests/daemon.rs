@@ -6,30 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestServer;
 use common::process::{Daemon, Home};
+use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
-
-const PRODUCTION_FAST: &str = r#"
-poll_interval: 1s
-reconcile_interval: 2s
-pools:
-  - name: manual
-    prefix: "ccl-"
-    start_index: 0
-    max: 10
-    restart: never
-  - name: auto
-    prefix: "ccl-auto-"
-    start_index: 11
-    max: 10
-    min: 10
-    restart: always
-"#;
-
-fn auto_pool() -> Vec<String> {
-    (11..=20).map(|i| format!("ccl-auto-{i}")).collect()
-}
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();

@@ -12,37 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestServer;
 use common::process::{Daemon, Home, signal};
+use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
 use tmux_supervisor::config::Config;
 use tmux_supervisor::supervisor::{self, OpJob, OpKind, Supervisor};
 use tmux_supervisor::tmux::{Launch, TmuxCli};
 
-/// The production layout, polled fast.
-const PRODUCTION_FAST: &str = r#"
-poll_interval: 500ms
-reconcile_interval: 1s
-pools:
-  - name: manual
-    prefix: "ccl-"
-    start_index: 0
-    max: 10
-    restart: never
-  - name: auto
-    prefix: "ccl-auto-"
-    start_index: 11
-    max: 10
-    min: 10
-    restart: always
-"#;
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-fn auto_pool() -> Vec<String> {
-    (11..=20).map(|i| format!("ccl-auto-{i}")).collect()
-}
 
 fn sorted<S: Into<String>>(v: impl IntoIterator<Item = S>) -> Vec<String> {
     let mut v: Vec<String> = v.into_iter().map(Into::into).collect();

@@ -8,24 +8,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::TestServer;
 use common::process::Home;
-
-const CONFIG: &str = r#"
-poll_interval: 500ms
-reconcile_interval: 1s
-pools:
-  - name: manual
-    prefix: "ccl-"
-    start_index: 0
-    max: 10
-    restart: never
-  - name: auto
-    prefix: "ccl-auto-"
-    start_index: 11
-    max: 10
-    restart: always
-"#;
+use common::{PRODUCTION_FAST, TestServer};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -181,7 +165,7 @@ fn has(server: &TestServer, name: &str) -> bool {
 fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
     let server = TestServer::new();
     let home = Home::new();
-    let config = home.config(CONFIG);
+    let config = home.config(PRODUCTION_FAST);
     server.new_session("ccl-auto0");
     let ui = Ui::start(&server, &home, &config);
     ui.wait_for("ccl-0 and ccl-auto-20", |s| {
@@ -284,7 +268,7 @@ fn enter_moves_an_attached_client_to_the_chosen_session() {
     let server = TestServer::new();
     let outer = TestServer::new();
     let home = Home::new();
-    let config = home.config(CONFIG);
+    let config = home.config(PRODUCTION_FAST);
     let ui = Ui::start(&server, &home, &config);
     ui.wait_for("ccl-auto-20", |s| s.contains("ccl-auto-20"));
     ui.until("the auto pool exists", || has(&server, "ccl-auto-13"));

@@ -125,9 +125,14 @@ pools:
     Config::parse_with_home(&yaml, "bench", Path::new("/home/op")).unwrap()
 }
 
+/// The median (the mean of the middle two for an even count); zero when empty.
 fn median(v: &mut [Duration]) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    match v.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2,
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -142,22 +147,30 @@ struct Row {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench targets with no
-    // such flag only when asked, so treat anything else as "compile check only".
+    // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` runs this
+    // binary without it: then only check that it built, start no tmux server.
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
         println!("poll_e2e: run with `cargo bench --bench poll_e2e`; nothing to do in test mode");
         return;
     }
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(11)
-        .max(10);
+    // (a) and (b) are cheap: more rounds make their medians steadier; (c) takes seconds.
+    let env_rounds = |key: &str, default: usize| -> usize {
+        std::env::var(key)
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(default)
+            .max(10)
+    };
+    let poll_rounds = env_rounds("POLL_ROUNDS", 31);
+    let rounds = env_rounds("ROUNDS", 11);
     let sizes: Vec<usize> = std::env::var("SIZES").ok().map_or_else(
         || SIZES.to_vec(),
         |s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
     );
+
+    // For profiling the poll alone (e.g. under callgrind): leave out (c).
+    let skip_c = std::env::var_os("SKIP_HAS_SESSION").is_some();
 
     let server = Server::new();
     let cli = server.client();
@@ -243,7 +256,7 @@ fn main() {
             b: Vec::new(),
             c: Vec::new(),
         };
-        for i in 0..rounds {
+        for i in 0..poll_rounds {
             // Alternate the order so background noise hits both sides alike.
             if i % 2 == 0 {
                 row.a.push(poll(&mut sup));
@@ -252,15 +265,19 @@ fn main() {
                 row.b.push(bare());
                 row.a.push(poll(&mut sup));
             }
-            row.c.push(per_session(&names));
         }
-        eprintln!("N={n}: {rounds} rounds done");
+        if !skip_c {
+            for _ in 0..rounds {
+                row.c.push(per_session(&names));
+            }
+        }
+        eprintln!("N={n}: done");
         rows.push(row);
     }
 
     println!();
     println!(
-        "poll_e2e: median of {rounds} rounds per cell (min..max in brackets), tmux -L private server"
+        "poll_e2e: medians of {poll_rounds} rounds for (a) and (b), of {rounds} for (c); min..max in brackets"
     );
     println!("(a) one supervisor poll: PollJob::run with TmuxCli + Supervisor::on_poll");
     println!(
@@ -287,7 +304,11 @@ fn main() {
             ms(b),
             a.as_secs_f64() / b.as_secs_f64(),
             ms(c),
-            c.as_secs_f64() / a.as_secs_f64(),
+            if c.is_zero() {
+                f64::NAN
+            } else {
+                c.as_secs_f64() / a.as_secs_f64()
+            },
         );
     }
     drop(server);

@@ -5,8 +5,9 @@
 
 set -euo pipefail
 awk '
-    # criterion prints "NAME  time: [a u b u c u]" or NAME alone, then "time:" on the next line
-    /time:/ {
+    # criterion prints "NAME  time: [a u b u c u]" or NAME alone, then "time:" on the next
+    # line; a "change:" block (against the previous run) repeats "time:" with percentages.
+    /time:/ && !/%/ {
         line = $0
         name = ""
         if (match(line, /^[^ \t]+/) && substr(line, 1, RLENGTH) != "time:") {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/idle.sh — idle cost of `tmux-supervisor daemon`: CPU seconds (utime+stime of the
+# bench/idle.sh — idle cost of `tmux-supervisor daemon` and of the terminal UI in a tmux pane: CPU seconds (utime+stime of the
 # daemon, from /proc/PID/stat) over a window at poll_interval 1s, peak RSS (VmHWM), and how
 # many tmux processes the daemon spawns per poll (counted with a logging `tmux` wrapper first
 # on PATH, in a separate run so the wrapper's cost never lands in the CPU numbers).
@@ -14,6 +14,8 @@ IDLE_SECONDS=${IDLE_SECONDS:-60}
 COUNT_SECONDS=${COUNT_SECONDS:-15}
 SETTLE_SECONDS=${SETTLE_SECONDS:-5}
 SCENARIOS=${SCENARIOS:-"20 1000slots 20+980"}
+# daemon: `tmux-supervisor daemon`; ui: the terminal UI drawing in a tmux pane.
+MODES=${MODES:-"daemon ui"}
 
 # config_for SCENARIO: the YAML, with poll_interval 1s and reconcile_interval 5s.
 config_for() {
@@ -82,6 +84,7 @@ teardown() {
 count_rows=()
 cpu_rows=()
 
+for mode in $MODES; do
 for sc in $SCENARIOS; do
     # 1. Spawns per poll, with the logging wrapper.
     setup "$sc"
@@ -96,24 +99,24 @@ printf '%s\n' "\$*" >>"$calls"
 exec "$REAL_TMUX" "\$@"
 WRAP
     chmod +x "$wrap/tmux"
-    start_daemon pid "$SOCK" "$CFG" "$wrap"
+    "start_$mode" pid "$SOCK" "$CFG" "$wrap"
     sleep "$SETTLE_SECONDS"
     start_line=$(wc -l <"$calls")
     sleep "$COUNT_SECONDS"
     end_line=$(wc -l <"$calls")
-    stop_daemon "$pid"
+    "stop_$mode" "$pid"
     window=$(sed -n "$((start_line + 1)),${end_line}p" "$calls")
     polls=$(grep -c ' list-panes -a ' <<<"$window" || true)
     total=$((end_line - start_line))
     others=$((total - polls))
     other_kinds=$({ grep -v ' list-panes -a ' <<<"$window" || true; } | awk '{ for (i = 1; i <= NF; i++) if ($i !~ /^-/ && $(i-1) !~ /^-[LSf]$/) { print $i; break } }' | sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')
     per_poll=$(awk -v t="$total" -v p="$polls" 'BEGIN { if (p) printf "%.2f", t / p; else print "n/a" }')
-    count_rows+=("| $(describe "$sc") | ${COUNT_SECONDS} s | $polls | $others${other_kinds:+ ($other_kinds)} | $per_poll |")
+    count_rows+=("| $mode | $(describe "$sc") | ${COUNT_SECONDS} s | $polls | $others${other_kinds:+ ($other_kinds)} | $per_poll |")
     teardown
 
     # 2. CPU and RSS, with the real tmux.
     setup "$sc"
-    start_daemon pid "$SOCK" "$CFG"
+    "start_$mode" pid "$SOCK" "$CFG"
     sleep "$SETTLE_SECONDS"
     server_pid=$(tm "$SOCK" display-message -p '#{pid}')
     own0=$(cpu_ticks "$pid")
@@ -127,9 +130,9 @@ WRAP
     t1=$(now_ms)
     hwm=$(status_kib "$pid" VmHWM)
     rss=$(status_kib "$pid" VmRSS)
-    stop_daemon "$pid"
+    "stop_$mode" "$pid"
     teardown
-    cpu_rows+=("$(awk -v d="$sc" -v desc="$(describe "$sc")" -v w="$(((t1 - t0)))" -v hz="$CLK_TCK" \
+    cpu_rows+=("$(awk -v d="$sc" -v desc="$mode: $(describe "$sc")" -v w="$(((t1 - t0)))" -v hz="$CLK_TCK" \
         -v own=$((own1 - own0)) -v kids=$((kids1 - kids0)) -v srv=$((srv1 - srv0)) \
         -v hwm="$hwm" -v rss="$rss" 'BEGIN {
             s = w / 1000
@@ -137,17 +140,18 @@ WRAP
                 desc, s, own / hz, 100 * own / hz / s, kids / hz, srv / hz, hwm / 1024, rss / 1024
         }')")
 done
+done
 
 echo
-echo "idle.sh: tmux-supervisor daemon at poll_interval 1s, reconcile_interval 5s, all sessions up"
+echo "idle.sh: tmux-supervisor ($MODES) at poll_interval 1s, reconcile_interval 5s, all sessions up"
 echo "(CPU in clock ticks of 1/$CLK_TCK s; the window starts ${SETTLE_SECONDS} s after the daemon)"
 echo
-echo "| scenario | window | daemon CPU (utime+stime) | of one core | its tmux children (cutime+cstime) | tmux server CPU | peak RSS (VmHWM) | RSS at end |"
+echo "| scenario | window | process CPU (utime+stime) | of one core | its tmux children (cutime+cstime) | tmux server CPU | peak RSS (VmHWM) | RSS at end |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${cpu_rows[@]}"
 echo
 echo "tmux processes spawned by the daemon while idle (logging wrapper first on PATH):"
 echo
-echo "| scenario | window | polls (list-panes -a) | other tmux calls | tmux calls per poll |"
-echo "|---|---:|---:|---:|---:|"
+echo "| mode | scenario | window | polls (list-panes -a) | other tmux calls | tmux calls per poll |"
+echo "|---|---|---:|---:|---:|---:|"
 printf '%s\n' "${count_rows[@]}"

@@ -120,6 +120,26 @@ start_daemon() {
     printf -v "$var" '%s' "$!"
 }
 
+# start_ui VAR SOCK CONFIG [PATH_PREFIX]: the terminal UI in a 120x40 pane of a separate tmux
+# server (its own terminal), supervising SOCK; VAR gets the UI's pid.
+start_ui() {
+    local var=$1 sock=$2 cfg=$3 pathpre=${4:-} home term
+    home="$BENCH_TMP/ui-$sock"
+    mkdir -p "$home/config" "$home/state"
+    new_socket term
+    UI_TERM_SOCK=$term
+    local cmd="exec env -u TMUX -u TMUX_PANE -u TMUX_SUPERVISOR_CONFIG HOME=$BENCH_TMP/home XDG_STATE_HOME=$home/state XDG_CONFIG_HOME=$home/config PATH=${pathpre:+$pathpre:}$PATH $BIN -L $sock -c $cfg --log-file $home/ui.log"
+    tm "$term" new-session -d -s ui -x 120 -y 40 "$cmd"
+    sleep 0.5
+    printf -v "$var" '%s' "$(tm "$term" display-message -p -t =ui: '#{pane_pid}')"
+}
+
+stop_ui() {
+    kill -TERM "$1" 2>/dev/null || true
+    sleep 0.3
+    tm "$UI_TERM_SOCK" kill-server 2>/dev/null || true
+}
+
 stop_daemon() {
     kill -TERM "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run-all.sh — every benchmark of BENCHMARKS.md in one command: the machine, criterion
-# (pure parts), the end-to-end poll, the daemon's idle cost and the kill → back latency.
+# (pure parts and the UI's rows + frame), the end-to-end poll, the idle cost of the daemon and
+# of the UI, and the kill → back latency.
 # Output goes to the terminal and to target/bench-results/run-DATE.txt.
 #
 # Usage: bench/run-all.sh         (env: SKIP_CRITERION=1, and those of idle.sh / recovery.sh)
@@ -34,13 +35,18 @@ unset TMUX TMUX_PANE
         cargo bench --quiet --bench pure 2>&1 | tee target/bench-results/criterion.txt >/dev/null
         bench/criterion-table.sh target/bench-results/criterion.txt
         echo
+        echo "### criterion: cargo bench --bench render"
+        echo
+        cargo bench --quiet --bench render 2>&1 | tee target/bench-results/render.txt >/dev/null
+        bench/criterion-table.sh target/bench-results/render.txt
+        echo
     fi
 
     echo "### end to end: cargo bench --bench poll_e2e"
     cargo bench --quiet --bench poll_e2e 2>&1
     echo
 
-    echo "### daemon idle: bench/idle.sh"
+    echo "### idle cost, daemon and UI: bench/idle.sh"
     bench/idle.sh 2>&1
     echo
 

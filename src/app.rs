@@ -553,7 +553,7 @@ fn perform(app: &mut App, pending: Pending, now: Millis, fx: &mut Vec<Effect>) {
             execute(app, jobs, fx);
         }
         Pending::Kill(name) => {
-            let job = app.sup.kill(&name);
+            let job = app.sup.kill(&name, now);
             app.say(format!("killing {name}"), now);
             execute(app, vec![job], fx);
         }

@@ -346,6 +346,16 @@ pub fn remember(
         let m = memory.slot_mut(&name);
         let session_id = st.pane.as_ref().map(|p| p.session_id.clone());
 
+        // An op of ours on this slot (in flight now, or its state not yet recorded since): what
+        // the poll shows is its doing, never a crash.
+        let had_op = m.in_flight.is_some();
+        // A clock stepped back must not freeze timeouts: nothing started in the future.
+        if let Some(f) = m.in_flight.as_mut()
+            && f.since > now
+        {
+            f.since = now;
+        }
+
         // The op in flight: done when the poll shows its effect, dropped after a timeout.
         if let Some(f) = &m.in_flight {
             if in_flight_done(f, st.pane.as_ref()) {
@@ -366,7 +376,7 @@ pub fn remember(
             State::Idle => st.reason == "shell",
             _ => false,
         };
-        if was_working && dropped && m.in_flight.is_none() {
+        if was_working && dropped && !had_op {
             let how = match raw {
                 State::Missing | State::Absent => "session vanished".to_string(),
                 State::Idle => "agent exited to a shell".to_string(),
@@ -378,7 +388,7 @@ pub fn remember(
                 EventKind::Failed,
                 format!("{name} crashed while working ({how})"),
             ));
-        } else if m.in_flight.is_none()
+        } else if !had_op
             && m.last_state.as_deref().is_some_and(|s| {
                 [State::Idle, State::Waiting]
                     .iter()
@@ -423,7 +433,7 @@ pub fn remember(
 
         // Healthy streaks reset the backoff.
         if raw.healthy() {
-            let since = *m.healthy_since.get_or_insert(now);
+            let since = (*m.healthy_since.get_or_insert(now)).min(now);
             if m.restarts > 0 && now.saturating_sub(since) >= backoff.reset_after.as_millis() as i64
             {
                 m.restarts = 0;
@@ -446,6 +456,7 @@ pub fn remember(
                 ),
             )
         } else if let Some(f) = &m.in_flight
+            && f.op != "kill"
             && (st.pane.is_none() || st.pane.as_ref().is_some_and(|p| p.pane_dead))
         {
             (State::Starting, format!("{} sent, waiting for tmux", f.op))
@@ -463,7 +474,8 @@ pub fn remember(
         };
         st.state = state;
         st.reason = reason;
-        m.last_state = Some(raw.as_str().to_string());
+        // While an op of ours runs, the state it passes through is not history.
+        m.last_state = (!had_op).then(|| raw.as_str().to_string());
         m.last_session = session_id;
         for (kind, text) in events {
             memory.push(now, kind, &name, text);
@@ -490,9 +502,10 @@ pub fn remember(
 
 fn in_flight_done(f: &InFlight, pane: Option<&Pane>) -> bool {
     match pane {
-        None => false,
+        None => f.op == "kill",
         // A new process in the pane (it may already have died again: crash loops do).
         Some(p) if f.op == "respawn" => Some(p.pane_pid) != f.old_pane_pid,
+        Some(_) if f.op == "kill" => false,
         Some(_) => true,
     }
 }

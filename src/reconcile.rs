@@ -117,7 +117,11 @@ pub fn plan(
         if !slot.supervised() || st.state == State::Starting {
             continue;
         }
-        let m = memory.slot(&slot.name).cloned().unwrap_or_default();
+        let mut m = memory.slot(&slot.name).cloned().unwrap_or_default();
+        // A clock stepped back must not stretch the backoff: nothing started in the future.
+        if m.last_start.is_some_and(|t| t > now) {
+            m.last_start = Some(now);
+        }
         if m.in_flight.is_some() || m.gave_up {
             continue;
         }

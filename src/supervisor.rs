@@ -249,9 +249,11 @@ impl Supervisor {
                 )),
             }
         }
-        // In-flight ops of an earlier run are not in flight in this one.
+        // In-flight ops of an earlier run are not in flight in this one, and what it last saw
+        // is not what this one saw (a slot that was working then is not a crash now).
         for m in memory.slots.values_mut() {
             m.in_flight = None;
+            m.last_state = None;
         }
         for (kind, text) in notes {
             memory.push(now, kind, "", text);
@@ -289,7 +291,11 @@ impl Supervisor {
         {
             self.lock = Some(l);
             self.mode.observe_only = false;
-            let (m, _) = st.load();
+            let (mut m, _) = st.load();
+            for slot in m.slots.values_mut() {
+                slot.in_flight = None;
+                slot.last_state = None;
+            }
             let events = std::mem::take(&mut self.memory.events);
             self.memory = m;
             self.memory.events = events;
@@ -513,6 +519,7 @@ impl Supervisor {
             m.total_restarts = m.total_restarts.saturating_add(1);
         }
         m.started_before = true;
+        m.last_state = None;
         m.last_start = Some(now);
         m.healthy_since = None;
         m.clean_exit = false;
@@ -560,7 +567,17 @@ impl Supervisor {
     }
 
     /// The operator asks to kill a session (a slot or a stray), by its id when known.
-    pub fn kill(&mut self, name: &str) -> OpJob {
+    pub fn kill(&mut self, name: &str, now: Millis) -> OpJob {
+        // Killing a slot is an op of ours: its vanishing is not a crash.
+        if self.layout.slot(name).is_some() {
+            let m = self.memory.slot_mut(name);
+            m.in_flight = Some(InFlight {
+                op: "kill".to_string(),
+                since: now,
+                old_pane_pid: None,
+            });
+            m.last_state = None;
+        }
         let id = self.last.as_ref().and_then(|o| {
             o.slots
                 .iter()
@@ -588,10 +605,16 @@ impl Supervisor {
             };
             match (&r.job.kind, r.outcome) {
                 (OpKind::Kill(_), Ok(_)) => {
+                    if self.layout.slot(&name).is_some() {
+                        self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
+                    }
                     self.memory
                         .push(now, EventKind::Killed, &name, format!("killed {name}{who}"));
                 }
                 (OpKind::Kill(_), Err(e)) => {
+                    if let Some(m) = self.memory.slots.get_mut(&name) {
+                        m.in_flight = None;
+                    }
                     self.memory.push(
                         now,
                         EventKind::Error,
@@ -622,6 +645,13 @@ impl Supervisor {
                     self.memory.push(now, ev, &name, text);
                 }
                 (kind, Err(e)) => {
+                    let current_session = self.last.as_ref().and_then(|o| {
+                        o.slots
+                            .iter()
+                            .filter_map(|s| s.pane.as_ref())
+                            .find(|p| p.session_name == name)
+                            .map(|p| p.session_id.clone())
+                    });
                     let m = self.memory.slot_mut(&name);
                     m.in_flight = None;
                     let what = if matches!(kind, OpKind::Create(_)) {
@@ -630,7 +660,8 @@ impl Supervisor {
                         "respawn"
                     };
                     m.failed = Some(format!("{what} failed: {e}"));
-                    m.failed_session = None;
+                    // The mark belongs to the session that is there (a respawn's), if any.
+                    m.failed_session = current_session;
                     self.memory.push(
                         now,
                         EventKind::Error,
@@ -771,3 +802,6 @@ pub async fn run_daemon(
     tracing::info!("daemon stopped");
     sup
 }
+
+#[cfg(test)]
+mod tests;

@@ -594,7 +594,7 @@ fn kill_and_recreate_use_exact_targets_against_real_tmux() {
     assert!(polled.error.is_none(), "{:?}", polled.error);
     sup.on_poll(polled, supervisor::now_ms());
     // A stray, killed by its id.
-    let job = sup.kill("ccl-auto-1");
+    let job = sup.kill("ccl-auto-1", supervisor::now_ms());
     let r = supervisor::execute(&client, vec![job]);
     assert!(r[0].outcome.is_ok(), "{:?}", r[0].outcome);
     // The slot, respawned in place by its pane id.
@@ -606,7 +606,7 @@ fn kill_and_recreate_use_exact_targets_against_real_tmux() {
     // A supervisor that has not seen it kills by exact name: the gone ccl-auto-1 is an
     // error, not ccl-auto-11.
     let mut blind = Supervisor::new(config, None, 0);
-    let job = blind.kill("ccl-auto-1");
+    let job = blind.kill("ccl-auto-1", supervisor::now_ms());
     let r = supervisor::execute(&client, vec![job]);
     assert!(r[0].outcome.is_err(), "{:?}", r[0].outcome);
     assert_eq!(sorted(server.session_names()), ["ccl-auto-11", "main"]);

@@ -392,7 +392,7 @@ fn one_poll_in_flight_and_results_are_saved() {
 
 /// A failed kill of `name`, as the executor would report it.
 fn failed_kill(app: &mut App, name: &str) -> Vec<OpResult> {
-    let job = app.sup.kill(name);
+    let job = app.sup.kill(name, 0);
     vec![OpResult {
         job,
         outcome: Err("boom".to_string()),

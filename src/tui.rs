@@ -228,7 +228,33 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
             } else {
                 input.stop().await;
                 tracing::info!(session = %name, "attaching in the foreground");
-                let outcome = attach_foreground(&attach.cli, &name).await;
+                // Supervision goes on while the operator is attached: polls, reconcile and
+                // their results are served without drawing until the attach returns.
+                let attached = attach_foreground(&attach.cli, &name);
+                tokio::pin!(attached);
+                let outcome = loop {
+                    let msg = tokio::select! {
+                        o = &mut attached => break o,
+                        Some(w) = work_rx.recv() => work_msg(w),
+                        _ = poll_tick.tick(), if !app.polling() => Msg::PollTick,
+                        _ = reconcile_tick.tick() => Msg::ReconcileTick,
+                    };
+                    let now = now_ms();
+                    for fx in update(&mut app, msg, now) {
+                        match fx {
+                            Effect::Poll(job) => {
+                                spawn_poll(Arc::clone(&tmux), job, work_tx.clone());
+                            }
+                            Effect::Execute(jobs) => {
+                                spawn_execute(Arc::clone(&tmux), jobs, work_tx.clone());
+                            }
+                            Effect::PollSoon => poll_tick.reset_immediately(),
+                            Effect::Save => app.sup.save(now),
+                            // Nothing to draw or attach while the terminal is lent out.
+                            Effect::Attach { .. } | Effect::Quit | Effect::Redraw => {}
+                        }
+                    }
+                };
                 term = match outcome.term {
                     Ok(t) => t,
                     Err(e) => {

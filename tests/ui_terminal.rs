@@ -22,6 +22,11 @@ struct Ui<'a> {
 impl<'a> Ui<'a> {
     /// Starts the UI from the pane's shell, so that quitting returns to that shell.
     fn start(server: &'a TestServer, home: &Home, config: &Path) -> Self {
+        Self::start_on(server, server, home, config)
+    }
+
+    /// The UI in a pane of `server`, supervising `target` (which may be another server).
+    fn start_on(server: &'a TestServer, target: &TestServer, home: &Home, config: &Path) -> Self {
         server.tmux_ok(&[
             "new-session",
             "-d",
@@ -36,7 +41,7 @@ impl<'a> Ui<'a> {
             "env -u TMUX_SUPERVISOR_CONFIG HOME={h} XDG_STATE_HOME={h}/state XDG_CONFIG_HOME={h}/config {bin} -L {sock} -c {cfg} --log-file {h}/ui.log -v",
             h = home.path().display(),
             bin = env!("CARGO_BIN_EXE_tmux-supervisor"),
-            sock = server.socket,
+            sock = target.socket,
             cfg = config.display(),
         );
         server.tmux_ok(&["send-keys", "-t", "=supervisor:", "-l", &line]);
@@ -297,4 +302,48 @@ fn enter_moves_an_attached_client_to_the_chosen_session() {
     ui.until("the client moved to ccl-auto-13", || {
         clients() == "ccl-auto-13"
     });
+}
+
+#[test]
+fn supervision_goes_on_while_attached_in_the_foreground() {
+    // The UI runs on its own terminal server and supervises another: Enter attaches in the
+    // foreground (the UI steps aside) instead of switching a client.
+    let term = TestServer::new();
+    let target = TestServer::new();
+    let home = Home::new();
+    let config = home.config(PRODUCTION_FAST);
+    let ui = Ui::start_on(&term, &target, &home, &config);
+    ui.wait_row("ccl-auto-13", "idle");
+    ui.filter("ccl-auto-13");
+    target.tmux_ok(&[
+        "send-keys",
+        "-t",
+        "=ccl-auto-13:",
+        "-l",
+        "echo ATTACHED-HERE",
+    ]);
+    target.tmux_ok(&["send-keys", "-t", "=ccl-auto-13:", "Enter"]);
+    ui.keys(&["Enter"]);
+    ui.wait_for("the attached session", |s| {
+        s.contains("ATTACHED-HERE") && !s.contains("ccl-auto-20")
+    });
+    ui.until("a client is attached to ccl-auto-13", || {
+        target
+            .tmux_ok(&["list-clients", "-F", "#{client_session}"])
+            .trim()
+            == "ccl-auto-13"
+    });
+
+    // While attached, a killed auto session still comes back.
+    target.tmux_ok(&["kill-session", "-t", "=ccl-auto-15:"]);
+    ui.until("ccl-auto-15 is back while the operator is attached", || {
+        has(&target, "ccl-auto-15")
+    });
+
+    // Detach (prefix d): the UI comes back.
+    ui.keys(&["C-b", "d"]);
+    ui.wait_for("the table again", |s| {
+        s.contains("ccl-auto-13") && s.contains("filter")
+    });
+    assert_eq!(ui.pane("#{alternate_on}"), "1");
 }

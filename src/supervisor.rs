@@ -419,6 +419,8 @@ impl Supervisor {
         }
         let before_pid = self.last.as_ref().and_then(|o| o.server_pid);
         if before_pid.is_some() && obs.server_pid != before_pid {
+            // A new server reuses pane ids: what was captured belongs to the old one.
+            self.captures.clear();
             let text = match obs.server_pid {
                 Some(pid) => format!(
                     "the tmux server changed (pid {} → {pid})",
@@ -719,7 +721,12 @@ pub enum Work {
 /// Runs a poll job on a blocking thread and posts the result.
 pub fn spawn_poll(tmux: Arc<dyn Tmux>, job: PollJob, tx: mpsc::UnboundedSender<Work>) {
     tokio::task::spawn_blocking(move || {
-        let r = job.run(tmux.as_ref());
+        // A result always comes back, so the loop never waits forever for a poll.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(tmux.as_ref())))
+            .unwrap_or_else(|_| PollResult {
+                error: Some("the poll panicked (see the log)".to_string()),
+                ..PollResult::default()
+            });
         let _ = tx.send(Work::Polled(r));
     });
 }
@@ -730,7 +737,20 @@ pub fn spawn_execute(tmux: Arc<dyn Tmux>, jobs: Vec<OpJob>, tx: mpsc::UnboundedS
         return;
     }
     tokio::task::spawn_blocking(move || {
-        let r = execute(tmux.as_ref(), jobs);
+        // A result always comes back, so the loop never waits forever for an op.
+        let names = jobs.clone();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            execute(tmux.as_ref(), jobs)
+        }))
+        .unwrap_or_else(|_| {
+            names
+                .into_iter()
+                .map(|job| OpResult {
+                    job,
+                    outcome: Err("the op panicked (see the log)".to_string()),
+                })
+                .collect()
+        });
         let _ = tx.send(Work::Executed(r));
     });
 }

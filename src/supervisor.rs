@@ -21,6 +21,9 @@ use crate::pool::Layout;
 use crate::reconcile::{Op, Plan, plan};
 use crate::tmux::{Created, Launch, Snapshot, Target, Tmux};
 
+/// The outcome of a create that found the session already there.
+const ALREADY_EXISTED: &str = "it already existed: someone else created it";
+
 /// Lines of pane text captured for patterns and the preview.
 pub const CAPTURE_LINES: u32 = 40;
 
@@ -131,9 +134,7 @@ pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
             let outcome = match &job.kind {
                 OpKind::Create(launch) => match tmux.create(launch) {
                     Ok(Created::New { session_id, .. }) => Ok(session_id),
-                    Ok(Created::AlreadyExists) => {
-                        Ok("it already existed: someone else created it".to_string())
-                    }
+                    Ok(Created::AlreadyExists) => Ok(ALREADY_EXISTED.to_string()),
                     Err(e) => Err(e.to_string()),
                 },
                 OpKind::Respawn { pane_id, launch } => tmux
@@ -622,6 +623,19 @@ impl Supervisor {
                         EventKind::Error,
                         &name,
                         format!("kill {name} failed: {e}"),
+                    );
+                }
+                (OpKind::Create(_), Ok(text)) if text == ALREADY_EXISTED => {
+                    // Someone else was quicker: their session is taken as it is.
+                    self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
+                    let m = self.memory.slot_mut(&name);
+                    m.failed = None;
+                    m.failed_session = None;
+                    self.memory.push(
+                        now,
+                        EventKind::Info,
+                        &name,
+                        format!("{name} already existed: someone else created it; left as it is"),
                     );
                 }
                 (kind, Ok(text)) => {

@@ -244,7 +244,7 @@ pub fn update(app: &mut App, msg: Msg, now: Millis) -> Vec<Effect> {
             fx.push(Effect::Redraw);
         }
     }
-    keep_selection_visible(app, now);
+    keep_selection_visible(app);
     fx
 }
 
@@ -255,17 +255,9 @@ fn execute(app: &mut App, jobs: Vec<OpJob>, fx: &mut Vec<Effect>) {
     }
 }
 
-/// Names of the rows that can be selected, in order.
-fn selectable(app: &App, now: Millis) -> Vec<String> {
-    rows(app, now)
-        .into_iter()
-        .filter_map(|r| r.session().map(|s| s.name.clone()))
-        .collect()
-}
-
 /// When the selected session is no longer shown (filtered out, gone), select the first one.
-fn keep_selection_visible(app: &mut App, now: Millis) {
-    let names = selectable(app, now);
+fn keep_selection_visible(app: &mut App) {
+    let names = crate::ui::rows::names(app);
     if app
         .selected
         .as_ref()
@@ -275,8 +267,8 @@ fn keep_selection_visible(app: &mut App, now: Millis) {
     }
 }
 
-fn move_selection(app: &mut App, now: Millis, to: impl Fn(usize, usize) -> usize) {
-    let names = selectable(app, now);
+fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) {
+    let names = crate::ui::rows::names(app);
     if names.is_empty() {
         return;
     }
@@ -336,12 +328,12 @@ fn on_key(app: &mut App, k: KeyEvent, now: Millis, fx: &mut Vec<Effect>) {
         return;
     };
     match action {
-        Action::Up => move_selection(app, now, |i, _| i.saturating_sub(1)),
-        Action::Down => move_selection(app, now, |i, _| i + 1),
-        Action::Top => move_selection(app, now, |_, _| 0),
-        Action::Bottom => move_selection(app, now, |_, n| n),
-        Action::PageUp => move_selection(app, now, |i, _| i.saturating_sub(PAGE)),
-        Action::PageDown => move_selection(app, now, |i, _| i + PAGE),
+        Action::Up => move_selection(app, |i, _| i.saturating_sub(1)),
+        Action::Down => move_selection(app, |i, _| i + 1),
+        Action::Top => move_selection(app, |_, _| 0),
+        Action::Bottom => move_selection(app, |_, n| n),
+        Action::PageUp => move_selection(app, |i, _| i.saturating_sub(PAGE)),
+        Action::PageDown => move_selection(app, |i, _| i + PAGE),
         Action::Attach => attach(app, now, fx),
         Action::Recreate => recreate(app, now, fx),
         Action::RecreatePool => recreate_pool(app, now),

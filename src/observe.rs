@@ -91,6 +91,11 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// The status of slot `i` (`slots` is in layout order, one entry per slot).
+    pub fn slot(&self, i: usize) -> Option<&SlotStatus> {
+        self.slots.get(i).filter(|s| s.slot == i)
+    }
+
     /// Slot counts by state.
     pub fn count(&self, state: State) -> usize {
         self.slots.iter().filter(|s| s.state == state).count()

@@ -540,7 +540,7 @@ impl Supervisor {
         let pane = self
             .last
             .as_ref()
-            .and_then(|o| o.slots.iter().find(|s| s.slot == slot))
+            .and_then(|o| o.slot(slot))
             .and_then(|s| s.pane.clone());
         {
             let m = self.memory.slot_mut(name);

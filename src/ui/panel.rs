@@ -39,7 +39,7 @@ fn preview(app: &App, now: Millis, height: usize) -> (String, Vec<Line<'static>>
     let obs = sup.last.as_ref();
     let (reason, pane): (String, Option<&Pane>) = match &row.kind {
         Kind::Slot(i) => {
-            let st = obs.and_then(|o| o.slots.iter().find(|s| s.slot == *i));
+            let st = obs.and_then(|o| o.slot(*i));
             let s = &sup.layout.slots[*i];
             let policy = if s.supervised() {
                 format!("kept alive (restart: {})", s.restart)

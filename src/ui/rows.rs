@@ -219,7 +219,7 @@ pub fn rows(app: &App, now: Millis) -> Vec<Row> {
         let mut members = Vec::new();
         let mut up = 0;
         for &i in &g.slots {
-            let st = obs.and_then(|o| o.slots.iter().find(|s| s.slot == i));
+            let st = obs.and_then(|o| o.slot(i));
             if st.is_some_and(|s| s.state.healthy()) {
                 up += 1;
             }
@@ -285,6 +285,40 @@ pub fn rows(app: &App, now: Millis) -> Vec<Row> {
     out
 }
 
+/// The names of the session rows of [`rows`], in the same order, without building the rows:
+/// what selection and movement need after every message.
+pub fn names(app: &App) -> Vec<String> {
+    let sup = &app.sup;
+    let passing = |n: &&str| passes(&app.filter, n);
+    let mut out: Vec<String> = sup
+        .layout
+        .groups
+        .iter()
+        .flat_map(|g| g.slots.iter().map(|&i| sup.layout.slots[i].name.as_str()))
+        .filter(passing)
+        .map(str::to_string)
+        .collect();
+    if let Some(obs) = sup.last.as_ref() {
+        out.extend(
+            obs.strays
+                .iter()
+                .map(|s| s.name.as_str())
+                .filter(passing)
+                .map(str::to_string),
+        );
+        if app.show_others {
+            out.extend(
+                obs.others
+                    .iter()
+                    .map(|p| p.session_name.as_str())
+                    .filter(passing)
+                    .map(str::to_string),
+            );
+        }
+    }
+    out
+}
+
 /// Why `r` on this slot needs a confirmation (empty: it does not).
 pub fn recreate_concerns(app: &App, slot: usize) -> Vec<String> {
     let sup = &app.sup;
@@ -293,7 +327,7 @@ pub fn recreate_concerns(app: &App, slot: usize) -> Vec<String> {
     let state = sup
         .last
         .as_ref()
-        .and_then(|o| o.slots.iter().find(|x| x.slot == slot))
+        .and_then(|o| o.slot(slot))
         .map(|x| x.state);
     if let Some(st @ (State::Working | State::Waiting)) = state {
         why.push(format!("it is {st}"));

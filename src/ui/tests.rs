@@ -261,3 +261,37 @@ fn a_plan_from_before_the_last_poll_is_not_shown_for_a_healthy_slot() {
     assert!(!app.sup.last_plan.ops.is_empty());
     assert!(!note(&app, "ccl-auto-16").contains("restart due"));
 }
+
+#[test]
+fn names_are_the_session_rows_in_order() {
+    let session_names = |app: &App| -> Vec<String> {
+        rows(app, NOW)
+            .into_iter()
+            .filter_map(|r| r.session().map(|s| s.name.clone()))
+            .collect()
+    };
+    let mut app = sample::app();
+    for (filter, others) in [
+        ("", false),
+        ("", true),
+        ("auto", false),
+        ("ccl-1", true),
+        ("zzz", true),
+    ] {
+        app.filter = filter.to_string();
+        app.show_others = others;
+        let got = super::rows::names(&app);
+        assert_eq!(
+            got,
+            session_names(&app),
+            "filter {filter:?}, others {others}"
+        );
+    }
+    app.filter.clear();
+    app.show_others = true;
+    let all = super::rows::names(&app);
+    assert!(
+        all.iter().any(|n| n == "ccl-auto0") && all.iter().any(|n| n == "main"),
+        "{all:?}"
+    );
+}

@@ -194,8 +194,11 @@ pub struct Supervisor {
     pub preview_pane: Option<String>,
     store: Option<Store>,
     lock: Option<Lock>,
-    /// Pane id → (`window_activity` at capture, text).
-    captures: HashMap<String, (i64, String)>,
+    /// Pane id → the pane's recent text, as last captured.
+    captures: HashMap<String, String>,
+    /// Pane id → its `window_activity` when last captured (a pane is read again only after
+    /// new output).
+    read_at: HashMap<String, i64>,
     saved: Vec<u8>,
     /// Last save error, reported once.
     save_error: Option<String>,
@@ -275,6 +278,7 @@ impl Supervisor {
             store,
             lock,
             captures: HashMap::new(),
+            read_at: HashMap::new(),
             saved: Vec::new(),
             save_error: None,
             rejected: Vec::new(),
@@ -315,11 +319,7 @@ impl Supervisor {
             layout: Arc::clone(&self.layout),
             agent: self.config.agent.clone(),
             status_file: self.config.status_file.clone(),
-            last_read: self
-                .captures
-                .iter()
-                .map(|(k, (a, _))| (k.clone(), *a))
-                .collect(),
+            last_read: self.read_at.clone(),
             preview: self.preview_pane.clone(),
         }
     }
@@ -374,32 +374,25 @@ impl Supervisor {
             .collect();
         self.captures
             .retain(|k, _| activity.contains_key(k.as_str()));
+        self.read_at
+            .retain(|k, _| activity.contains_key(k.as_str()));
         for (pane, text) in result.captures {
             let a = activity.get(pane.as_str()).copied().unwrap_or_default();
-            self.captures.insert(pane, (a, text));
+            self.read_at.insert(pane.clone(), a);
+            self.captures.insert(pane, text);
         }
-        let texts: HashMap<String, String> = self
-            .captures
-            .iter()
-            .map(|(k, (_, t))| (k.clone(), t.clone()))
-            .collect();
         let mut obs = observe(
             &self.layout,
             &self.config.agent,
             &result.snapshot,
-            &texts,
+            &self.captures,
             &result.external,
             now,
         );
-        let before: Vec<(State, String)> = self
+        let before: Vec<State> = self
             .last
             .as_ref()
-            .map(|o| {
-                o.slots
-                    .iter()
-                    .map(|s| (s.state, s.reason.clone()))
-                    .collect()
-            })
+            .map(|o| o.slots.iter().map(|s| s.state).collect())
             .unwrap_or_default();
         remember(
             &mut obs,
@@ -409,7 +402,7 @@ impl Supervisor {
             now,
         );
         for (i, st) in obs.slots.iter().enumerate() {
-            if before.get(i).map(|b| b.0) != Some(st.state) {
+            if before.get(i) != Some(&st.state) {
                 tracing::info!(
                     session = %self.layout.slots[st.slot].name,
                     state = st.state.as_str(),
@@ -422,6 +415,7 @@ impl Supervisor {
         if before_pid.is_some() && obs.server_pid != before_pid {
             // A new server reuses pane ids: what was captured belongs to the old one.
             self.captures.clear();
+            self.read_at.clear();
             let text = match obs.server_pid {
                 Some(pid) => format!(
                     "the tmux server changed (pid {} → {pid})",
@@ -447,7 +441,7 @@ impl Supervisor {
 
     /// The latest captured text of a pane, if any.
     pub fn capture_of(&self, pane_id: &str) -> Option<&str> {
-        self.captures.get(pane_id).map(|(_, t)| t.as_str())
+        self.captures.get(pane_id).map(String::as_str)
     }
 
     /// Plans a reconcile pass over the last observation. When the supervisor may act, the

@@ -4,11 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tmux_supervisor::config::Config;
 use tmux_supervisor::supervisor::{Supervisor, now_ms};
 use tmux_supervisor::tmux::{Endpoint, SNAPSHOT_FORMAT, TmuxCli};
 
@@ -100,31 +99,6 @@ impl Drop for Server {
     }
 }
 
-/// The config of `benches/pure.rs`: a manual pool `ccl-0..` (n/2, never) and an auto pool
-/// `ccl-auto-0..` (n/2, always); the server holds exactly these sessions.
-fn config(n: usize) -> Config {
-    let half = n / 2;
-    let yaml = format!(
-        r#"
-poll_interval: 1s
-reconcile_interval: 5s
-pools:
-  - name: manual
-    prefix: "ccl-"
-    start_index: 0
-    max: {half}
-    restart: never
-  - name: auto
-    prefix: "ccl-auto-"
-    start_index: 0
-    max: {rest}
-    restart: always
-"#,
-        rest = n - half
-    );
-    Config::parse_with_home(&yaml, "bench", Path::new("/home/op")).unwrap()
-}
-
 /// The median (the mean of the middle two for an even count); zero when empty.
 fn median(v: &mut [Duration]) -> Duration {
     v.sort();
@@ -176,7 +150,7 @@ fn main() {
     let cli = server.client();
     let mut rows = Vec::new();
     for &n in &sizes {
-        let cfg = config(n);
+        let cfg = tmux_supervisor::fixtures::sized(n);
         let mut sup = Supervisor::new(cfg, None, now_ms());
         let names: Vec<String> = sup.layout.slots.iter().map(|s| s.name.clone()).collect();
         let have = server.session_count();

@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tmux_supervisor::config::Config;
-use tmux_supervisor::fixtures::{pane, snapshot_line};
+use tmux_supervisor::fixtures::{pane, sized, snapshot_line};
 use tmux_supervisor::memory::{Memory, Millis};
 use tmux_supervisor::observe::{ExternalStatus, Observation, observe, remember};
 use tmux_supervisor::pool::Layout;
@@ -20,29 +19,9 @@ const SIZES: [usize; 3] = [20, 200, 1000];
 /// A fixed "now": 1000 s after the fixture panes' last activity, so every shell is idle.
 const NOW: Millis = 2_000_000;
 
-/// A production-shaped config whose pools total `n` slots: a `restart: never` manual pool
-/// `ccl-0..` with n/2 slots and a `restart: always` auto pool `ccl-auto-0..` with n/2 slots.
+/// The benchmark config of `n` slots (`fixtures::sized`) and its layout.
 fn config(n: usize) -> (Config, Layout) {
-    let half = n / 2;
-    let yaml = format!(
-        r#"
-poll_interval: 1s
-reconcile_interval: 5s
-pools:
-  - name: manual
-    prefix: "ccl-"
-    start_index: 0
-    max: {half}
-    restart: never
-  - name: auto
-    prefix: "ccl-auto-"
-    start_index: 0
-    max: {rest}
-    restart: always
-"#,
-        rest = n - half
-    );
-    let cfg = Config::parse_with_home(&yaml, "bench", Path::new("/home/op")).unwrap();
+    let cfg = sized(n);
     let layout = Layout::new(&cfg);
     assert_eq!(layout.slots.len(), n);
     (cfg, layout)

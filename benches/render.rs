@@ -4,14 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tmux_supervisor::app::App;
-use tmux_supervisor::config::Config;
-use tmux_supervisor::fixtures::{pane, snapshot_line};
+use tmux_supervisor::fixtures::{pane, sized, snapshot_line};
 use tmux_supervisor::memory::Millis;
 use tmux_supervisor::supervisor::{PollResult, Supervisor};
 use tmux_supervisor::tmux::parse_snapshot;
@@ -23,12 +21,7 @@ const NOW: Millis = 2_000_000;
 /// A UI over `n` slots (half a `never` pool, half an `always` pool), every other auto slot
 /// live, after one poll: a mix of idle, missing and absent rows.
 fn app(n: usize) -> App {
-    let half = n / 2;
-    let yaml = format!(
-        "pools:\n  - {{name: manual, prefix: \"ccl-\", max: {half}, restart: never}}\n  - {{name: auto, prefix: \"ccl-auto-\", max: {}, restart: always}}\n",
-        n - half
-    );
-    let cfg = Config::parse_with_home(&yaml, "bench", Path::new("/home/op")).unwrap();
+    let cfg = sized(n);
     let mut sup = Supervisor::new(cfg, None, NOW - 1000);
     let mut text = String::new();
     for (i, slot) in sup.layout.slots.iter().enumerate() {

@@ -15,6 +15,20 @@ pub fn production() -> (Config, Layout) {
     }
 }
 
+/// A production-shaped config with `n` slots for benchmarks: a `restart: never` pool `ccl-0..`
+/// of n/2 slots and a `restart: always` pool `ccl-auto-0..` of the rest, polled every second.
+pub fn sized(n: usize) -> Config {
+    let half = n / 2;
+    let yaml = format!(
+        "poll_interval: 1s\nreconcile_interval: 5s\npools:\n  - {{name: manual, prefix: \"ccl-\", start_index: 0, max: {half}, restart: never}}\n  - {{name: auto, prefix: \"ccl-auto-\", start_index: 0, max: {}, restart: always}}\n",
+        n - half
+    );
+    match Config::parse_with_home(&yaml, "bench", std::path::Path::new("/home/op")) {
+        Ok(cfg) => cfg,
+        Err(e) => panic!("the sized config must load: {e}"),
+    }
+}
+
 /// A live pane of session `name` running a shell, quiet since the epoch.
 pub fn pane(name: &str, n: u32) -> Pane {
     Pane {

@@ -21,11 +21,29 @@ pub const EVENT_LIMIT: usize = 200;
 /// Version of the state file layout this build writes.
 pub const STATE_VERSION: u32 = 1;
 
+/// What an op in flight does to its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Respawn,
+    Kill,
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Respawn => "respawn",
+            Action::Kill => "kill",
+        })
+    }
+}
+
 /// An operation the supervisor started and has not yet seen the effect of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InFlight {
-    /// `create` or `respawn`.
-    pub op: String,
+    pub op: Action,
     pub since: Millis,
     /// For a respawn: the pane pid before, so the poll can tell the new process apart.
     #[serde(default)]

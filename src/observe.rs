@@ -8,7 +8,7 @@ use std::hash::BuildHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AgentConfig, BackoffConfig, Restart};
-use crate::memory::{EventKind, InFlight, Memory, Millis};
+use crate::memory::{Action, EventKind, InFlight, Memory, Millis};
 use crate::pool::{Class, Layout};
 use crate::tmux::{Pane, Snapshot};
 
@@ -461,7 +461,7 @@ pub fn remember(
                 ),
             )
         } else if let Some(f) = &m.in_flight
-            && f.op != "kill"
+            && f.op != Action::Kill
             && (st.pane.is_none() || st.pane.as_ref().is_some_and(|p| p.pane_dead))
         {
             (State::Starting, format!("{} sent, waiting for tmux", f.op))
@@ -507,10 +507,10 @@ pub fn remember(
 
 fn in_flight_done(f: &InFlight, pane: Option<&Pane>) -> bool {
     match pane {
-        None => f.op == "kill",
+        None => f.op == Action::Kill,
         // A new process in the pane (it may already have died again: crash loops do).
-        Some(p) if f.op == "respawn" => Some(p.pane_pid) != f.old_pane_pid,
-        Some(_) if f.op == "kill" => false,
+        Some(p) if f.op == Action::Respawn => Some(p.pane_pid) != f.old_pane_pid,
+        Some(_) if f.op == Action::Kill => false,
         Some(_) => true,
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use crate::config::Config;
-use crate::memory::{EventKind, InFlight, Lock, Memory, Millis, Store};
+use crate::memory::{Action, EventKind, InFlight, Lock, Memory, Millis, Store};
 use crate::observe::{
     ExternalStatus, Observation, State, observe, panes_to_capture, parse_external, remember,
 };
@@ -481,7 +481,7 @@ impl Supervisor {
                     );
                 }
                 Op::Create { .. } => {
-                    self.begin_start(&name, "create", None, now);
+                    self.begin_start(&name, Action::Create, None, now);
                     jobs.push(OpJob {
                         name,
                         kind: OpKind::Create(launch_for(&self.layout, slot)),
@@ -493,7 +493,7 @@ impl Supervisor {
                     old_pane_pid,
                     ..
                 } => {
-                    self.begin_start(&name, "respawn", Some(old_pane_pid), now);
+                    self.begin_start(&name, Action::Respawn, Some(old_pane_pid), now);
                     jobs.push(OpJob {
                         name,
                         kind: OpKind::Respawn {
@@ -508,7 +508,7 @@ impl Supervisor {
         jobs
     }
 
-    fn begin_start(&mut self, name: &str, op: &str, old_pane_pid: Option<u32>, now: Millis) {
+    fn begin_start(&mut self, name: &str, op: Action, old_pane_pid: Option<u32>, now: Millis) {
         self.unconfirmed.remove(name);
         let m = self.memory.slot_mut(name);
         if m.started_before {
@@ -521,7 +521,7 @@ impl Supervisor {
         m.healthy_since = None;
         m.clean_exit = false;
         m.in_flight = Some(InFlight {
-            op: op.to_string(),
+            op,
             since: now,
             old_pane_pid,
         });
@@ -543,7 +543,7 @@ impl Supervisor {
         }
         let launch = launch_for(&self.layout, slot);
         let job = if let Some(p) = pane {
-            self.begin_start(name, "respawn", Some(p.pane_pid), now);
+            self.begin_start(name, Action::Respawn, Some(p.pane_pid), now);
             OpJob {
                 name: name.to_string(),
                 kind: OpKind::Respawn {
@@ -553,7 +553,7 @@ impl Supervisor {
                 manual: true,
             }
         } else {
-            self.begin_start(name, "create", None, now);
+            self.begin_start(name, Action::Create, None, now);
             OpJob {
                 name: name.to_string(),
                 kind: OpKind::Create(launch),
@@ -569,7 +569,7 @@ impl Supervisor {
         if self.layout.slot(name).is_some() {
             let m = self.memory.slot_mut(name);
             m.in_flight = Some(InFlight {
-                op: "kill".to_string(),
+                op: Action::Kill,
                 since: now,
                 old_pane_pid: None,
             });

@@ -273,7 +273,7 @@ fn in_flight_create_shows_starting_until_seen() {
     let (cfg, layout) = production();
     let mut mem = Memory::default();
     mem.slot_mut("ccl-auto-11").in_flight = Some(InFlight {
-        op: "create".into(),
+        op: crate::memory::Action::Create,
         since: NOW,
         old_pane_pid: None,
     });
@@ -299,7 +299,7 @@ fn in_flight_times_out() {
     let (cfg, layout) = production();
     let mut mem = Memory::default();
     mem.slot_mut("ccl-auto-11").in_flight = Some(InFlight {
-        op: "create".into(),
+        op: crate::memory::Action::Create,
         since: NOW,
         old_pane_pid: None,
     });

@@ -206,8 +206,8 @@ fn arb_memory() -> impl Strategy<Value = Memory> {
             s.restarts = restarts;
             s.gave_up = gave_up;
             s.last_start = Some(NOW - ago);
-            s.in_flight = flying.then(|| InFlight {
-                op: "create".into(),
+            s.in_flight = flying.then_some(InFlight {
+                op: crate::memory::Action::Create,
                 since: NOW - 1,
                 old_pane_pid: None,
             });

@@ -102,7 +102,7 @@ pub fn supervisor() -> Supervisor {
         m.total_restarts = 1;
         m.last_start = Some(NOW - 2_000);
         m.in_flight = Some(InFlight {
-            op: "create".to_string(),
+            op: crate::memory::Action::Create,
             since: NOW - 2_000,
             old_pane_pid: None,
         });

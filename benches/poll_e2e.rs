@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tmux_supervisor::supervisor::{Supervisor, now_ms};
-use tmux_supervisor::tmux::{Endpoint, SNAPSHOT_FORMAT, TmuxCli};
+use tmux_supervisor::tmux::{Endpoint, Nonce, TmuxCli, snapshot_format};
 
 const SIZES: [usize; 3] = [20, 200, 1000];
 /// Sessions created per tmux invocation (chained with `;`).
@@ -194,7 +194,7 @@ fn main() {
             let t = Instant::now();
             let out = cli
                 .command()
-                .args(["list-panes", "-a", "-F", SNAPSHOT_FORMAT])
+                .args(["list-panes", "-a", "-F", &snapshot_format(&Nonce::random())])
                 .stdin(Stdio::null())
                 .output()
                 .unwrap();
@@ -255,7 +255,7 @@ fn main() {
     );
     println!("(a) one supervisor poll: PollJob::run with TmuxCli + Supervisor::on_poll");
     println!(
-        "(b) bare `tmux list-panes -a -F <SNAPSHOT_FORMAT>`: spawned, output read, not parsed"
+        "(b) bare `tmux list-panes -a -F <snapshot format>`: spawned, output read, not parsed"
     );
     println!("(c) N x `tmux has-session -t =NAME:`, one after the other");
     println!();

@@ -7,13 +7,13 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tmux_supervisor::config::Config;
-use tmux_supervisor::fixtures::{pane, sized, snapshot_line};
+use tmux_supervisor::fixtures::{self, pane, sized, snapshot_line};
 use tmux_supervisor::memory::{Memory, Millis};
 use tmux_supervisor::observe::{ExternalStatus, Observation, observe, remember};
 use tmux_supervisor::pool::Layout;
 use tmux_supervisor::reconcile::plan;
 use tmux_supervisor::supervisor::{PollResult, Supervisor};
-use tmux_supervisor::tmux::{Snapshot, parse_snapshot};
+use tmux_supervisor::tmux::Snapshot;
 
 const SIZES: [usize; 3] = [20, 200, 1000];
 /// A fixed "now": 1000 s after the fixture panes' last activity, so every shell is idle.
@@ -33,7 +33,6 @@ fn snapshot_text(layout: &Layout, keep: impl Fn(usize) -> bool) -> String {
     let mut text = String::new();
     for (i, slot) in layout.slots.iter().enumerate().filter(|(i, _)| keep(*i)) {
         text.push_str(&snapshot_line(&pane(&slot.name, i as u32)));
-        text.push('\n');
     }
     text
 }
@@ -54,6 +53,7 @@ fn observe_once(cfg: &Config, layout: &Layout, snap: &Snapshot) -> Observation {
         snap,
         &captures,
         &ExternalStatus::new(),
+        &Memory::default(),
         NOW,
     )
 }
@@ -63,10 +63,10 @@ fn parse(c: &mut Criterion) {
     for n in SIZES {
         let (_, layout) = config(n);
         let text = snapshot_text(&layout, |_| true);
-        assert_eq!(parse_snapshot(&text).panes.len(), n);
+        assert_eq!(fixtures::parse(&text).panes.len(), n);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
-            b.iter(|| parse_snapshot(black_box(text)));
+            b.iter(|| fixtures::parse(black_box(text)));
         });
     }
     g.finish();
@@ -76,7 +76,7 @@ fn observation(c: &mut Criterion) {
     let mut g = c.benchmark_group("observe_remember");
     for n in SIZES {
         let (cfg, layout) = config(n);
-        let snap = parse_snapshot(&snapshot_text(&layout, |_| true));
+        let snap = fixtures::parse(&snapshot_text(&layout, |_| true));
         let (memory, _) = warmed(&cfg, &layout, &snap);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
@@ -97,7 +97,7 @@ fn observation(c: &mut Criterion) {
     let mut g = c.benchmark_group("on_poll");
     for n in SIZES {
         let (cfg, layout) = config(n);
-        let snap = parse_snapshot(&snapshot_text(&layout, |_| true));
+        let snap = fixtures::parse(&snapshot_text(&layout, |_| true));
         let result = PollResult {
             snapshot: snap,
             ..PollResult::default()
@@ -130,9 +130,9 @@ fn planning(c: &mut Criterion) {
         for n in SIZES {
             let (cfg, layout) = config(n);
             // Memory from a poll when everything was up, then the observation of this case.
-            let full = parse_snapshot(&snapshot_text(&layout, |_| true));
+            let full = fixtures::parse(&snapshot_text(&layout, |_| true));
             let (mut memory, _) = warmed(&cfg, &layout, &full);
-            let snap = parse_snapshot(&snapshot_text(&layout, keep));
+            let snap = fixtures::parse(&snapshot_text(&layout, keep));
             let mut obs = observe_once(&cfg, &layout, &snap);
             remember(&mut obs, &layout, &cfg.backoff, &mut memory, NOW);
             let p = plan(&layout, &cfg.backoff, &obs, &memory, NOW);

@@ -9,10 +9,9 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tmux_supervisor::app::App;
-use tmux_supervisor::fixtures::{pane, sized, snapshot_line};
+use tmux_supervisor::fixtures::{self, pane, sized, snapshot_line};
 use tmux_supervisor::memory::Millis;
 use tmux_supervisor::supervisor::{PollResult, Supervisor};
-use tmux_supervisor::tmux::parse_snapshot;
 use tmux_supervisor::ui;
 
 const SIZES: [usize; 3] = [20, 200, 1000];
@@ -27,11 +26,10 @@ fn app(n: usize) -> App {
     for (i, slot) in sup.layout.slots.iter().enumerate() {
         if i % 2 == 0 {
             text.push_str(&snapshot_line(&pane(&slot.name, i as u32)));
-            text.push('\n');
         }
     }
     let result = PollResult {
-        snapshot: parse_snapshot(&text),
+        snapshot: fixtures::parse(&text),
         ..PollResult::default()
     };
     sup.on_poll(result, NOW);

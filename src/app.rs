@@ -96,7 +96,7 @@ pub enum Msg {
 /// What the loop must do.
 #[derive(Debug)]
 pub enum Effect {
-    Poll(PollJob),
+    Poll(Box<PollJob>),
     Execute(Vec<OpJob>),
     /// Poll again soon (an op just ran).
     PollSoon,
@@ -194,7 +194,7 @@ pub fn update(app: &mut App, msg: Msg, now: Millis) -> Vec<Effect> {
             if !app.polling {
                 app.polling = true;
                 app.sup.preview_pane = app.selected_pane_id();
-                fx.push(Effect::Poll(app.sup.poll_job()));
+                fx.push(Effect::Poll(Box::new(app.sup.poll_job())));
             }
         }
         Msg::ReconcileTick => {

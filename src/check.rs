@@ -203,6 +203,7 @@ mod tests {
             &snap,
             &HashMap::new(),
             &ExternalStatus::new(),
+            &crate::memory::Memory::default(),
             0,
         );
         let r = report(&layout, &obs, &Memory::default(), "default");
@@ -228,6 +229,7 @@ mod tests {
             &snap,
             &HashMap::new(),
             &ExternalStatus::new(),
+            &crate::memory::Memory::default(),
             0,
         );
         let r = report(&layout, &obs, &Memory::default(), "default");

@@ -2,7 +2,7 @@
 
 use crate::config::{Config, DEFAULT_YAML};
 use crate::pool::Layout;
-use crate::tmux::Pane;
+use crate::tmux::{Nonce, Pane, Snapshot, format_record, parse_snapshot};
 
 /// The production config (embedded default) with `~` as `/home/op`, and its layout.
 pub fn production() -> (Config, Layout) {
@@ -63,25 +63,18 @@ pub fn dead(mut p: Pane, status: i32) -> Pane {
     p
 }
 
-/// A `list-panes` output line in the snapshot format, for parser tests and benchmarks.
+/// The nonce of the hand-made snapshots below.
+pub fn nonce() -> Nonce {
+    Nonce::fixed("TSUPfixture")
+}
+
+/// A `list-panes` output record in the snapshot format (newline included), for parser tests
+/// and benchmarks.
 pub fn snapshot_line(p: &Pane) -> String {
-    let opt = |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_default();
-    [
-        p.server_pid.to_string(),
-        p.session_id.clone(),
-        p.session_name.clone(),
-        p.session_created.to_string(),
-        p.session_activity.to_string(),
-        p.session_attached.to_string(),
-        p.window_activity.to_string(),
-        p.pane_id.clone(),
-        p.pane_pid.to_string(),
-        u8::from(p.pane_dead).to_string(),
-        opt(p.dead_status),
-        opt(p.dead_signal),
-        p.current_command.clone(),
-        p.title.clone(),
-        p.current_path.clone(),
-    ]
-    .join("\t")
+    format_record(p, &nonce())
+}
+
+/// Parses hand-made snapshot text built with [`snapshot_line`].
+pub fn parse(text: &str) -> Snapshot {
+    parse_snapshot(text, &nonce())
 }

@@ -131,8 +131,20 @@ fn check(config: &Config, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    // The remembered failures, counters and panes, read only: check changes nothing.
+    let mut memory = store_for(config).peek();
+    for m in memory.slots.values_mut() {
+        m.in_flight = None;
+        m.last_state = None;
+    }
     let sup = Supervisor::new(config.clone(), None, 0);
-    let result = sup.poll_job().run(&tmux);
+    let mut job = sup.poll_job();
+    job.owned = memory
+        .slots
+        .iter()
+        .filter_map(|(name, m)| Some((name.clone(), m.pane.clone()?)))
+        .collect();
+    let result = job.run(&tmux);
     if let Some(e) = result.error {
         eprintln!("tmux-supervisor: cannot read tmux: {e}");
         return ExitCode::from(EXIT_ERROR);
@@ -145,14 +157,9 @@ fn check(config: &Config, json: bool) -> ExitCode {
         &result.snapshot,
         &result.captures,
         &result.external,
+        &memory,
         now,
     );
-    // The remembered failures and counters, read only: check changes nothing.
-    let mut memory = store_for(config).peek();
-    for m in memory.slots.values_mut() {
-        m.in_flight = None;
-        m.last_state = None;
-    }
     remember(&mut obs, &sup.layout, &config.backoff, &mut memory, now);
     let report = tmux_supervisor::check::report(&sup.layout, &obs, &memory, &server_label(config));
     if json {

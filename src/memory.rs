@@ -19,7 +19,10 @@ pub type Millis = i64;
 pub const EVENT_LIMIT: usize = 200;
 
 /// Version of the state file layout this build writes.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
+
+/// The first layout that records the pane the supervisor started in each slot.
+pub const STATE_VERSION_PANES: u32 = 2;
 
 /// What an op in flight does to its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +81,28 @@ pub struct SlotMemory {
     /// The supervisor has started this slot before. The very first creation is not a
     /// restart: it does not count toward the backoff or `max_restarts`.
     pub started_before: bool,
+    /// The pane the supervisor itself started in this slot (at create or respawn). Only this
+    /// pane is ever respawned automatically: a pane the operator added is never touched.
+    pub pane: Option<OwnedPane>,
+    /// The foreground of the pane was a shell at the last poll. A shell taking over from the
+    /// agent while it worked is a crash; a shell that was there all along (a wrapper script
+    /// such as `sh run-agent.sh`) is not.
+    pub last_foreground_shell: bool,
+    /// Memory from a state file written before panes were recorded: the session seen last
+    /// may be taken as the supervisor's own at the first poll (see `observe::remember`).
+    #[serde(skip)]
+    pub adopt_last_session: bool,
+}
+
+/// A pane the supervisor started: which server, session and pane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedPane {
+    /// The tmux server's pid: pane and session ids start again from 0 on a new server.
+    pub server_pid: u32,
+    /// `$3`
+    pub session_id: String,
+    /// `%7`
+    pub pane_id: String,
 }
 
 /// What happened, for the event log.
@@ -125,6 +150,9 @@ pub struct Event {
 #[serde(default)]
 pub struct Memory {
     pub version: u32,
+    /// The layout version of the file this memory was loaded from (0: no file).
+    #[serde(skip)]
+    pub loaded_version: u32,
     pub slots: BTreeMap<String, SlotMemory>,
     pub events: VecDeque<Event>,
     /// Strays seen at the last poll (a stray is logged once while it stays).
@@ -240,6 +268,7 @@ impl Store {
                         STATE_VERSION
                     ))
                 });
+                m.loaded_version = m.version;
                 m.version = STATE_VERSION;
                 while m.events.len() > EVENT_LIMIT {
                     m.events.pop_front();

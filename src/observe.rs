@@ -8,7 +8,7 @@ use std::hash::BuildHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AgentConfig, BackoffConfig, Restart};
-use crate::memory::{Action, EventKind, InFlight, Memory, Millis};
+use crate::memory::{Action, EventKind, InFlight, Memory, Millis, OwnedPane, STATE_VERSION_PANES};
 use crate::pool::{Class, Layout};
 use crate::tmux::{Pane, Snapshot};
 
@@ -61,8 +61,13 @@ pub struct SlotStatus {
     pub state: State,
     /// Why the state was decided, in words.
     pub reason: String,
-    /// The session's first pane, when the session exists.
+    /// The pane read for this slot, when the session exists: the one the supervisor started
+    /// there if it is still in the session (in any window), else the session's first pane.
     pub pane: Option<Pane>,
+    /// `pane` is the one the supervisor started: only then may reconcile respawn it.
+    pub owned: bool,
+    /// A shell is in the foreground of `pane`.
+    pub foreground_shell: bool,
     /// Number of panes the session has.
     pub panes: usize,
     /// Task from the external status file.
@@ -132,24 +137,57 @@ pub fn is_shell(command: &str, agent: &AgentConfig) -> bool {
     agent.shells.iter().any(|s| s == c)
 }
 
-/// Panes worth capturing this poll: alive, not a shell in the foreground, and with output
-/// since they were last captured (`last_read` maps pane id → `window_activity` at capture).
-pub fn panes_to_capture<H: BuildHasher>(
+/// Every session's panes, in snapshot order.
+fn sessions(snap: &Snapshot) -> (HashMap<&str, Vec<&Pane>>, Vec<&str>) {
+    let mut by_name: HashMap<&str, Vec<&Pane>> = HashMap::new();
+    let mut order = Vec::new();
+    for p in &snap.panes {
+        by_name
+            .entry(p.session_name.as_str())
+            .or_insert_with(|| {
+                order.push(p.session_name.as_str());
+                Vec::new()
+            })
+            .push(p);
+    }
+    (by_name, order)
+}
+
+/// The pane to read for a slot: the one the supervisor started, if it is still in this
+/// session on this server, else the first pane (which is then never respawned).
+pub fn slot_pane<'a>(panes: &[&'a Pane], owned: Option<&OwnedPane>) -> Option<(&'a Pane, bool)> {
+    if let Some(o) = owned
+        && let Some(p) = panes.iter().find(|p| {
+            p.pane_id == o.pane_id && p.session_id == o.session_id && p.server_pid == o.server_pid
+        })
+    {
+        return Some((p, true));
+    }
+    panes.first().map(|p| (*p, false))
+}
+
+/// Panes worth capturing this poll: the pane read for each slot, when it is alive, not a
+/// shell in the foreground (unless the slot's own command is one: a wrapper script), and has
+/// had output since it was last captured (`last_read` maps pane id → `window_activity` at
+/// capture). `owned` maps slot name → the pane the supervisor started there.
+pub fn panes_to_capture<H: BuildHasher, H2: BuildHasher>(
     layout: &Layout,
     snap: &Snapshot,
     agent: &AgentConfig,
     last_read: &HashMap<String, i64, H>,
+    owned: &HashMap<String, OwnedPane, H2>,
 ) -> Vec<String> {
+    let (by_name, order) = sessions(snap);
     let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for p in &snap.panes {
-        if !seen.insert(p.session_name.as_str()) {
+    for name in order {
+        let Class::Slot(i) = layout.classify(name) else {
             continue;
-        }
-        if p.pane_dead || is_shell(&p.current_command, agent) {
+        };
+        let Some((p, _)) = slot_pane(&by_name[name], owned.get(name)) else {
             continue;
-        }
-        if !matches!(layout.classify(&p.session_name), Class::Slot(_)) {
+        };
+        let wrapper = !layout.slots[i].command.is_empty();
+        if p.pane_dead || (is_shell(&p.current_command, agent) && !wrapper) {
             continue;
         }
         if last_read.get(&p.pane_id) != Some(&p.window_activity) {
@@ -167,56 +205,62 @@ pub fn observe<H: BuildHasher>(
     snap: &Snapshot,
     captures: &HashMap<String, String, H>,
     external: &ExternalStatus,
+    memory: &Memory,
     now: Millis,
 ) -> Observation {
-    let mut first: HashMap<&str, (&Pane, usize)> = HashMap::new();
-    let mut order: Vec<&str> = Vec::new();
-    for p in &snap.panes {
-        first
-            .entry(p.session_name.as_str())
-            .and_modify(|e| e.1 += 1)
-            .or_insert_with(|| {
-                order.push(p.session_name.as_str());
-                (p, 1)
-            });
-    }
+    let (by_name, order) = sessions(snap);
 
     let slots = layout
         .slots
         .iter()
         .enumerate()
         .map(|(i, slot)| {
-            let (state, reason, pane, panes) = match first.get(slot.name.as_str()) {
-                None if slot.supervised() => (State::Missing, "no session".to_string(), None, 0),
+            let owned_pane = memory.slot(&slot.name).and_then(|m| m.pane.as_ref());
+            let found = by_name
+                .get(slot.name.as_str())
+                .and_then(|panes| Some((slot_pane(panes, owned_pane)?, panes.len())));
+            let mut status = SlotStatus {
+                slot: i,
+                state: State::Absent,
+                reason: String::new(),
+                pane: None,
+                owned: false,
+                foreground_shell: false,
+                panes: 0,
+                task: external.get(&slot.name).and_then(|e| e.task.clone()),
+            };
+            match found {
+                None if slot.supervised() => {
+                    status.state = State::Missing;
+                    status.reason = "no session".to_string();
+                }
                 None => {
-                    let why = if slot.restart == Restart::Never {
+                    status.reason = if slot.restart == Restart::Never {
                         "no session (restart: never)"
                     } else {
                         "no session (above min: watched only)"
-                    };
-                    (State::Absent, why.to_string(), None, 0)
+                    }
+                    .to_string();
                 }
-                Some((p, n)) => {
-                    let (s, r) =
-                        pane_state(p, !slot.command.is_empty(), agent, captures, external, now);
-                    (s, r, Some((*p).clone()), *n)
+                Some(((p, owned), n)) => {
+                    let wrapper = !slot.command.is_empty();
+                    let (s, r) = pane_state(p, wrapper, agent, captures, external, now);
+                    status.state = s;
+                    status.reason = r;
+                    status.foreground_shell = !p.pane_dead && is_shell(&p.current_command, agent);
+                    status.pane = Some(p.clone());
+                    status.owned = owned;
+                    status.panes = n;
                 }
-            };
-            SlotStatus {
-                slot: i,
-                state,
-                reason,
-                pane,
-                panes,
-                task: external.get(&slot.name).and_then(|e| e.task.clone()),
             }
+            status
         })
         .collect();
 
     let mut strays = Vec::new();
     let mut others = Vec::new();
     for name in order {
-        let (p, _) = first[name];
+        let p = by_name[name][0];
         match layout.classify(name) {
             Class::Slot(_) => {}
             Class::Stray { pool } => strays.push(StrayStatus {
@@ -239,9 +283,15 @@ pub fn observe<H: BuildHasher>(
 
 /// The state of a live session's pane, in the order of the design: tmux facts, the external
 /// status, pane text patterns (waiting before working), output recency, idle.
+///
+/// A shell in the foreground is never by itself a failure: it is `idle` ("shell"). When the
+/// slot's own command is the shell (a wrapper such as `sh run-agent.sh` or
+/// `bash -c 'while :; do claude; done'`, where the shell stays the foreground process group),
+/// the status file and the pane text still say what the agent inside does; recency does not
+/// (a prompt redrawing is not work).
 fn pane_state<H: BuildHasher>(
     p: &Pane,
-    has_command: bool,
+    wrapper: bool,
     agent: &AgentConfig,
     captures: &HashMap<String, String, H>,
     external: &ExternalStatus,
@@ -250,13 +300,8 @@ fn pane_state<H: BuildHasher>(
     if p.pane_dead {
         return (State::Failed, dead_reason(p));
     }
-    if is_shell(&p.current_command, agent) {
-        if has_command {
-            return (
-                State::Failed,
-                format!("the command left a shell ({})", p.current_command),
-            );
-        }
+    let shell = is_shell(&p.current_command, agent);
+    if shell && !wrapper {
         return (State::Idle, "shell".to_string());
     }
     if let Some(e) = external.get(&p.session_name) {
@@ -281,6 +326,9 @@ fn pane_state<H: BuildHasher>(
                 return (State::Working, format!("pattern '{pat}'"));
             }
         }
+    }
+    if shell {
+        return (State::Idle, "shell".to_string());
     }
     let age_ms = now.saturating_sub(p.window_activity.saturating_mul(1000));
     if age_ms <= agent.busy_window.as_millis() as i64 {
@@ -351,6 +399,22 @@ pub fn remember(
         let m = memory.slot_mut(&name);
         let session_id = st.pane.as_ref().map(|p| p.session_id.clone());
 
+        // Memory from before panes were recorded: the single pane of the session this
+        // supervisor saw last in a slot it had started is taken as its own, once.
+        if std::mem::take(&mut m.adopt_last_session)
+            && m.pane.is_none()
+            && st.panes == 1
+            && let Some(p) = &st.pane
+            && m.last_session.as_ref() == Some(&p.session_id)
+        {
+            m.pane = Some(OwnedPane {
+                server_pid: p.server_pid,
+                session_id: p.session_id.clone(),
+                pane_id: p.pane_id.clone(),
+            });
+            st.owned = true;
+        }
+
         // An op of ours on this slot (in flight now, or its state not yet recorded since): what
         // the poll shows is its doing, never a crash.
         let had_op = m.in_flight.is_some();
@@ -374,11 +438,13 @@ pub fn remember(
             }
         }
 
-        // A slot that was working and then vanished, died or dropped to a shell crashed.
+        // A slot that was working and then vanished, died or dropped to a shell crashed. The
+        // shell must have taken over from the agent: a shell that was already the foreground
+        // (a wrapper script running the agent) says nothing about it.
         let was_working = m.last_state.as_deref() == Some(State::Working.as_str());
         let dropped = match raw {
             State::Missing | State::Absent | State::Failed => true,
-            State::Idle => st.reason == "shell",
+            State::Idle => st.foreground_shell && !m.last_foreground_shell,
             _ => false,
         };
         if was_working && dropped && !had_op {
@@ -467,7 +533,7 @@ pub fn remember(
             (State::Starting, format!("{} sent, waiting for tmux", f.op))
         } else if let Some(f) = &m.failed {
             let detail = if matches!(raw, State::Failed | State::Missing | State::Absent)
-                || st.reason == "shell"
+                || st.foreground_shell
             {
                 String::new()
             } else {
@@ -479,9 +545,15 @@ pub fn remember(
         };
         st.state = state;
         st.reason = reason;
+        if st.pane.as_ref().is_some_and(|p| p.pane_dead) && !st.owned && slot.supervised() {
+            // Reconcile leaves it: say why a dead pane of a kept-alive slot stays dead.
+            st.reason
+                .push_str(" (not a pane the supervisor started: r restarts it)");
+        }
         // While an op of ours runs, the state it passes through is not history.
         m.last_state = (!had_op).then(|| raw.as_str().to_string());
         m.last_session = session_id;
+        m.last_foreground_shell = st.foreground_shell;
         for (kind, text) in events {
             memory.push(now, kind, &name, text);
         }
@@ -503,6 +575,18 @@ pub fn remember(
         }
     }
     memory.strays_seen = current;
+}
+
+/// Memory loaded from a state file older than [`STATE_VERSION_PANES`] knows no slot's pane:
+/// each slot it had started may adopt, at the first poll, the single pane of the session it
+/// saw there last. Without this an upgrade would leave every dead pane of the pool dead.
+pub fn adopt_panes_of_old_memory(memory: &mut Memory) {
+    if memory.loaded_version == 0 || memory.loaded_version >= STATE_VERSION_PANES {
+        return;
+    }
+    for m in memory.slots.values_mut() {
+        m.adopt_last_session = m.started_before && m.pane.is_none() && m.last_session.is_some();
+    }
 }
 
 fn in_flight_done(f: &InFlight, pane: Option<&Pane>) -> bool {

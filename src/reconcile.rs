@@ -75,6 +75,9 @@ fn need(layout: &Layout, st: &crate::observe::SlotStatus, memory: &Memory) -> Op
             };
             start.then_some(Op::Create { slot: st.slot })
         }
+        // Only the pane the supervisor started there is ever respawned: a pane the operator
+        // added (a split, a window before it) or a session someone else made is left alone.
+        Some(_) if !st.owned => None,
         Some(p) if p.pane_dead => {
             let start = match slot.restart {
                 Restart::Never => false,
@@ -87,7 +90,7 @@ fn need(layout: &Layout, st: &crate::observe::SlotStatus, memory: &Memory) -> Op
                 old_pane_pid: p.pane_pid,
             })
         }
-        // Alive but failed: the agent left a shell behind, or crashed while working.
+        // Alive but failed: the agent crashed while working and a shell took over.
         Some(p) if st.state == State::Failed && slot.restart != Restart::Never => {
             Some(Op::Respawn {
                 slot: st.slot,

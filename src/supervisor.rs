@@ -13,9 +13,10 @@ use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use crate::config::Config;
-use crate::memory::{Action, EventKind, InFlight, Lock, Memory, Millis, Store};
+use crate::memory::{Action, EventKind, InFlight, Lock, Memory, Millis, OwnedPane, Store};
 use crate::observe::{
-    ExternalStatus, Observation, State, observe, panes_to_capture, parse_external, remember,
+    ExternalStatus, Observation, State, adopt_panes_of_old_memory, observe, panes_to_capture,
+    parse_external, remember,
 };
 use crate::pool::Layout;
 use crate::reconcile::{Op, Plan, plan};
@@ -44,6 +45,8 @@ pub struct PollJob {
     pub last_read: HashMap<String, i64>,
     /// A pane shown in the preview: captured too when it has new output, even a shell.
     pub preview: Option<String>,
+    /// Slot name → the pane the supervisor started there (the one read for the slot).
+    pub owned: HashMap<String, OwnedPane>,
 }
 
 /// What one poll brought back.
@@ -70,7 +73,13 @@ impl PollJob {
                 return out;
             }
         }
-        let mut want = panes_to_capture(&self.layout, &out.snapshot, &self.agent, &self.last_read);
+        let mut want = panes_to_capture(
+            &self.layout,
+            &out.snapshot,
+            &self.agent,
+            &self.last_read,
+            &self.owned,
+        );
         if let Some(id) = &self.preview
             && !want.contains(id)
             && let Some(p) = out.snapshot.panes.iter().find(|p| &p.pane_id == id)
@@ -125,15 +134,29 @@ pub struct OpResult {
     pub job: OpJob,
     /// `Ok(text)` says what happened; `Err(text)` why it failed.
     pub outcome: Result<String, String>,
+    /// The pane a create started (the slot follows that pane from now on).
+    pub started: Option<OwnedPane>,
 }
 
 /// Runs op jobs one after the other against tmux.
 pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
     jobs.into_iter()
         .map(|job| {
+            let mut started = None;
             let outcome = match &job.kind {
                 OpKind::Create(launch) => match tmux.create(launch) {
-                    Ok(Created::New { session_id, .. }) => Ok(session_id),
+                    Ok(Created::New {
+                        server_pid,
+                        session_id,
+                        pane_id,
+                    }) => {
+                        started = Some(OwnedPane {
+                            server_pid,
+                            session_id: session_id.clone(),
+                            pane_id,
+                        });
+                        Ok(session_id)
+                    }
                     Ok(Created::AlreadyExists) => Ok(ALREADY_EXISTED.to_string()),
                     Err(e) => Err(e.to_string()),
                 },
@@ -146,7 +169,11 @@ pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
                     .map(|()| "killed".to_string())
                     .map_err(|e| e.to_string()),
             };
-            OpResult { job, outcome }
+            OpResult {
+                job,
+                outcome,
+                started,
+            }
         })
         .collect()
 }
@@ -227,6 +254,7 @@ impl Supervisor {
         if let Some(st) = &store {
             let (m, warning) = st.load();
             memory = m;
+            adopt_panes_of_old_memory(&mut memory);
             if let Some(w) = warning {
                 notes.push((EventKind::Error, w.0));
             }
@@ -321,6 +349,12 @@ impl Supervisor {
             status_file: self.config.status_file.clone(),
             last_read: self.read_at.clone(),
             preview: self.preview_pane.clone(),
+            owned: self
+                .memory
+                .slots
+                .iter()
+                .filter_map(|(name, m)| Some((name.clone(), m.pane.clone()?)))
+                .collect(),
         }
     }
 
@@ -387,6 +421,7 @@ impl Supervisor {
             &result.snapshot,
             &self.captures,
             &result.external,
+            &self.memory,
             now,
         );
         let before: Vec<State> = self
@@ -437,6 +472,20 @@ impl Supervisor {
         });
         self.last = Some(obs);
         urgent
+    }
+
+    /// A pane of the last observation, by id, as an owned pane.
+    fn pane_in_last(&self, pane_id: &str) -> Option<OwnedPane> {
+        let obs = self.last.as_ref()?;
+        obs.slots
+            .iter()
+            .filter_map(|s| s.pane.as_ref())
+            .find(|p| p.pane_id == pane_id)
+            .map(|p| OwnedPane {
+                server_pid: p.server_pid,
+                session_id: p.session_id.clone(),
+                pane_id: p.pane_id.clone(),
+            })
     }
 
     /// The latest captured text of a pane, if any.
@@ -604,6 +653,7 @@ impl Supervisor {
                 (OpKind::Kill(_), Ok(_)) => {
                     if self.layout.slot(&name).is_some() {
                         self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
+                        self.memory.slot_mut(&name).pane = None;
                     }
                     self.memory
                         .push(now, EventKind::Killed, &name, format!("killed {name}{who}"));
@@ -634,7 +684,15 @@ impl Supervisor {
                 }
                 (kind, Ok(text)) => {
                     self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
+                    // From now on the slot follows the pane this op started.
+                    let started = match kind {
+                        OpKind::Respawn { pane_id, .. } => self.pane_in_last(pane_id),
+                        _ => r.started.clone(),
+                    };
                     let m = self.memory.slot_mut(&name);
+                    if started.is_some() {
+                        m.pane = started;
+                    }
                     let recovered = m.failed.take();
                     m.failed_session = None;
                     let verb = if matches!(kind, OpKind::Create(_)) {
@@ -756,6 +814,7 @@ pub fn spawn_execute(tmux: Arc<dyn Tmux>, jobs: Vec<OpJob>, tx: mpsc::UnboundedS
                 .map(|job| OpResult {
                     job,
                     outcome: Err("the op panicked (see the log)".to_string()),
+                    started: None,
                 })
                 .collect()
         });

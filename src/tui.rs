@@ -197,7 +197,7 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
             let now = now_ms();
             for fx in update(&mut app, msg, now) {
                 match fx {
-                    Effect::Poll(job) => spawn_poll(Arc::clone(&tmux), job, work_tx.clone()),
+                    Effect::Poll(job) => spawn_poll(Arc::clone(&tmux), *job, work_tx.clone()),
                     Effect::Execute(jobs) => {
                         spawn_execute(Arc::clone(&tmux), jobs, work_tx.clone());
                     }
@@ -243,7 +243,7 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
                     for fx in update(&mut app, msg, now) {
                         match fx {
                             Effect::Poll(job) => {
-                                spawn_poll(Arc::clone(&tmux), job, work_tx.clone());
+                                spawn_poll(Arc::clone(&tmux), *job, work_tx.clone());
                             }
                             Effect::Execute(jobs) => {
                                 spawn_execute(Arc::clone(&tmux), jobs, work_tx.clone());

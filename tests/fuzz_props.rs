@@ -1,13 +1,14 @@
 //! Property tests on untrusted input: `tmux::parse_snapshot` and `Config::parse` on random
-//! bytes, random tab-separated fields, random YAML-ish token soup and random mutations of the
-//! example config never panic (and never hang on deep nesting).
+//! bytes, random records, random YAML-ish token soup and random mutations of the example config
+//! never panic (and never hang on deep nesting); and no byte a pane puts in its command, title
+//! or path makes the snapshot hold a session or pane that tmux did not report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
 use proptest::prelude::*;
 use tmux_supervisor::config::Config;
-use tmux_supervisor::tmux::parse_snapshot;
+use tmux_supervisor::tmux::{Nonce, Pane, format_record, parse_snapshot};
 
 const EXAMPLE: &str = include_str!("../config.example.yaml");
 
@@ -182,7 +183,7 @@ fn apply(text: &str, edit: &Edit) -> String {
     chars.into_iter().collect()
 }
 
-/// A plausible field of a `list-panes` line, or junk.
+/// A plausible fixed field of a `list-panes` record, or junk.
 fn field() -> impl Strategy<Value = String> {
     prop_oneof![
         "[0-9]{0,12}",
@@ -194,8 +195,64 @@ fn field() -> impl Strategy<Value = String> {
     ]
 }
 
-fn snapshot_line() -> impl Strategy<Value = String> {
-    prop::collection::vec(field(), 0..20).prop_map(|f| f.join("\t"))
+/// What a hostile pane may put in its command, title or path: any bytes, plus lines and
+/// records that look like tmux's (the old line format, and records of another poll's nonce).
+fn free_text() -> impl Strategy<Value = String> {
+    let forged_line = "4242\t$0\tccl-auto-11\t1\t1\t0\t1\t%0\t1\t1\t\t\tclaude\tt\t/";
+    let forged_record = format_record(
+        &real_pane(
+            0,
+            "ccl-auto-11".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ),
+        &Nonce::fixed("TSUPforged"),
+    );
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..60)
+            .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        "[\t\n<|>a-z$%0-9-]{0,40}",
+        Just(format!("/tmp/x\n{forged_line}\n")),
+        Just(format!("\n{forged_record}")),
+        Just("TSUPforged<".to_string()),
+    ]
+}
+
+/// A pane as tmux reports it: its fixed fields always well formed.
+fn real_pane(n: u32, name: String, command: String, title: String, path: String) -> Pane {
+    Pane {
+        server_pid: 4242,
+        session_id: format!("${n}"),
+        session_name: name,
+        session_created: 1_700_000_000,
+        session_activity: 1_700_000_000,
+        session_attached: 0,
+        window_activity: 1_700_000_000 + i64::from(n),
+        pane_id: format!("%{n}"),
+        pane_pid: 1000 + n,
+        pane_dead: n.is_multiple_of(3),
+        dead_status: n.is_multiple_of(3).then_some(1),
+        dead_signal: None,
+        current_command: command,
+        title,
+        current_path: path,
+    }
+}
+
+fn real_panes() -> impl Strategy<Value = Vec<Pane>> {
+    let name = prop_oneof![
+        Just("main".to_string()),
+        Just("ccl-3".to_string()),
+        Just("ccl-auto-12".to_string()),
+        "[a-z][a-z0-9_-]{0,12}",
+    ];
+    prop::collection::vec((name, free_text(), free_text(), free_text()), 0..8).prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, (name, c, t, p))| real_pane(i as u32, name, c, t, p))
+            .collect()
+    })
 }
 
 proptest! {
@@ -204,22 +261,46 @@ proptest! {
     #[test]
     fn parse_snapshot_never_panics_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
         let text = String::from_utf8_lossy(&bytes);
-        let snap = parse_snapshot(&text);
-        prop_assert!(snap.panes.len() + snap.rejected.len() <= text.split('\n').count());
+        let snap = parse_snapshot(&text, &Nonce::fixed("TSUPfuzz"));
+        // Without the poll's nonce nothing is a record.
+        prop_assert!(snap.panes.is_empty());
     }
 
     #[test]
-    fn parse_snapshot_never_panics_on_random_fields(
-        lines in prop::collection::vec(snapshot_line(), 0..20),
-        crlf in any::<bool>(),
+    fn parse_snapshot_never_panics_on_random_records(
+        records in prop::collection::vec(prop::collection::vec(field(), 0..16), 0..20),
+        markers in prop::collection::vec(0_usize..4, 0..80),
     ) {
-        let text = lines.join(if crlf { "\r\n" } else { "\n" });
-        let snap = parse_snapshot(&text);
+        let n = "TSUPfuzz";
+        let mut text = String::new();
+        let mut marks = markers.iter().cycle();
+        for r in &records {
+            for (i, f) in r.iter().enumerate() {
+                text.push_str(f);
+                let sep = if i + 1 == r.len() { "\n" } else { "\t" };
+                match marks.next() {
+                    Some(0) => text.extend([n, "<"]),
+                    Some(1) => text.extend([n, "|"]),
+                    Some(2) => text.extend([n, ">"]),
+                    _ => text.push_str(sep),
+                }
+            }
+        }
+        let snap = parse_snapshot(&text, &Nonce::fixed(n));
         for p in &snap.panes {
             prop_assert!(p.session_id.starts_with('$') && p.pane_id.starts_with('%'));
         }
-        let non_blank = lines.iter().filter(|l| !l.trim().is_empty()).count();
-        prop_assert_eq!(snap.panes.len() + snap.rejected.len(), non_blank);
+    }
+
+    /// The property: whatever bytes panes put in their command, title and path, the
+    /// snapshot holds exactly the sessions and panes tmux reported, each with its own text.
+    #[test]
+    fn pane_text_never_creates_hides_or_redirects_a_session(panes in real_panes()) {
+        let nonce = Nonce::random();
+        let text: String = panes.iter().map(|p| format_record(p, &nonce)).collect();
+        let snap = parse_snapshot(&text, &nonce);
+        prop_assert!(snap.rejected.is_empty(), "{:?}", snap.rejected);
+        prop_assert_eq!(snap.panes, panes);
     }
 
     #[test]

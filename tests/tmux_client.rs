@@ -26,6 +26,7 @@ fn created(result: Result<Created, TmuxError>) -> (String, String) {
         Created::New {
             session_id,
             pane_id,
+            ..
         } => (session_id, pane_id),
         Created::AlreadyExists => panic!("session unexpectedly exists"),
     }
@@ -54,6 +55,11 @@ fn create_snapshot_respawn_capture_kill_round_trip() {
     assert!(session_id.starts_with('$'), "{session_id}");
     assert!(pane_id.starts_with('%'), "{pane_id}");
 
+    // Until the pane's process group is set up, tmux reports no path (an environment makes
+    // the create a new-session then a respawn-pane, so this window comes just after create).
+    server.wait_until("tmux reports the pane's path", WAIT, || {
+        pane(&client, "round-trip").is_some_and(|p| !p.current_path.is_empty())
+    });
     let before = pane(&client, "round-trip").expect("session in snapshot");
     assert_eq!(before.session_id, session_id);
     assert_eq!(before.pane_id, pane_id);

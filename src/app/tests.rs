@@ -396,6 +396,7 @@ fn failed_kill(app: &mut App, name: &str) -> Vec<OpResult> {
     vec![OpResult {
         job,
         outcome: Err("boom".to_string()),
+        started: None,
     }]
 }
 

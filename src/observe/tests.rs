@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::fixtures::{dead, pane, production, running};
-use crate::memory::SlotMemory;
+use crate::memory::{Memory, OwnedPane, SlotMemory};
 
 const NOW: Millis = 1_000_000_000;
 
@@ -44,6 +44,7 @@ fn production_mixed_server_is_classified() {
         &s,
         &HashMap::new(),
         &ExternalStatus::new(),
+        &Memory::default(),
         NOW,
     );
     assert_eq!(state_of(&obs, &layout, "ccl-0").state, State::Idle);
@@ -93,7 +94,15 @@ fn states_follow_the_order_of_evidence() {
             ..pane("ccl-auto-17", 7)
         },
     ]);
-    let obs = observe(&layout, &cfg.agent, &s, &caps, &ext, NOW);
+    let obs = observe(
+        &layout,
+        &cfg.agent,
+        &s,
+        &caps,
+        &ext,
+        &Memory::default(),
+        NOW,
+    );
     let got = |n: &str| {
         let st = state_of(&obs, &layout, n);
         (st.state, st.reason.clone())
@@ -102,6 +111,9 @@ fn states_follow_the_order_of_evidence() {
         got("ccl-auto-11"),
         (State::Failed, "pane dead, exit 3".into())
     );
+    // Neither a shell nor a dead pane is a shell in the foreground for the crash rule.
+    assert!(state_of(&obs, &layout, "ccl-auto-17").foreground_shell);
+    assert!(!state_of(&obs, &layout, "ccl-auto-11").foreground_shell);
     assert_eq!(
         got("ccl-auto-12"),
         (State::Idle, "agent quiet for 1m".into())
@@ -128,20 +140,198 @@ fn states_follow_the_order_of_evidence() {
 }
 
 #[test]
-fn a_shell_in_a_slot_with_a_command_is_a_failure() {
+fn a_shell_in_the_foreground_is_never_by_itself_a_failure() {
+    // `["sh", "run-agent.sh"]`, `["bash", "-c", "while :; do claude; done"]`: the wrapper
+    // shell stays the foreground process group while the agent runs inside it.
     let mut cfg = production().0;
-    cfg.pools[1].command = vec!["claude".into()];
+    cfg.pools[1].command = vec![
+        "bash".into(),
+        "-c".into(),
+        "while :; do claude; done".into(),
+    ];
     let layout = Layout::new(&cfg);
-    let s = snap(vec![pane("ccl-auto-11", 1)]);
+    let mut caps = HashMap::new();
+    caps.insert(
+        "%2".to_string(),
+        "✻ Thinking… (esc to interrupt)".to_string(),
+    );
+    caps.insert("%3".to_string(), "Do you want to proceed?".to_string());
+    let s = snap(vec![
+        pane("ccl-auto-11", 1),
+        pane("ccl-auto-12", 2),
+        pane("ccl-auto-13", 3),
+    ]);
+    let obs = observe(
+        &layout,
+        &cfg.agent,
+        &s,
+        &caps,
+        &ExternalStatus::new(),
+        &Memory::default(),
+        NOW,
+    );
+    let got = |n: &str| {
+        let st = state_of(&obs, &layout, n);
+        (st.state, st.reason.clone(), st.foreground_shell)
+    };
+    assert_eq!(got("ccl-auto-11"), (State::Idle, "shell".into(), true));
+    // The agent inside the wrapper is still read from its pane text.
+    assert_eq!(
+        got("ccl-auto-12"),
+        (State::Working, "pattern 'esc to interrupt'".into(), true)
+    );
+    assert_eq!(
+        got("ccl-auto-13"),
+        (State::Waiting, "pattern 'Do you want to'".into(), true)
+    );
+    // And its panes are captured for that, though a shell is in the foreground.
+    let want = panes_to_capture(&layout, &s, &cfg.agent, &HashMap::new(), &HashMap::new());
+    assert_eq!(want, vec!["%1", "%2", "%3"]);
+}
+
+#[test]
+fn a_wrapper_that_stops_working_did_not_crash_but_an_agent_replaced_by_its_shell_did() {
+    let mut cfg = production().0;
+    cfg.pools[1].command = vec!["sh".into(), "run-agent.sh".into()];
+    let layout = Layout::new(&cfg);
+    let mut mem = Memory::default();
+    let busy: HashMap<String, String> = [("%1".to_string(), "(esc to interrupt)".to_string())]
+        .into_iter()
+        .collect();
+    // Wrapped: working inside the wrapper's shell, then quiet: idle, no crash.
+    let wrapped = vec![quiet(pane("ccl-auto-11", 1))];
+    poll(&layout, &cfg, &mut mem, wrapped.clone(), &busy, NOW);
+    let obs = poll(
+        &layout,
+        &cfg,
+        &mut mem,
+        wrapped,
+        &HashMap::new(),
+        NOW + 1000,
+    );
+    assert_eq!(state_of(&obs, &layout, "ccl-auto-11").state, State::Idle);
+    assert!(mem.slot("ccl-auto-11").unwrap().failed.is_none());
+    // The login shell of a manual slot, where `claude` ran in the foreground and worked, then
+    // the shell came back: crashed while working.
+    let agent = vec![quiet(running(pane("ccl-3", 3), "claude"))];
+    let busy3: HashMap<String, String> = [("%3".to_string(), "(esc to interrupt)".to_string())]
+        .into_iter()
+        .collect();
+    poll(&layout, &cfg, &mut mem, agent, &busy3, NOW + 2000);
+    let obs = poll(
+        &layout,
+        &cfg,
+        &mut mem,
+        vec![quiet(pane("ccl-3", 3))],
+        &HashMap::new(),
+        NOW + 3000,
+    );
+    let st = state_of(&obs, &layout, "ccl-3");
+    assert_eq!(st.state, State::Failed, "{}", st.reason);
+    assert!(st.reason.contains("crashed while working"), "{}", st.reason);
+}
+
+#[test]
+fn the_pane_the_supervisor_started_is_followed_whatever_the_operator_adds() {
+    let (cfg, layout) = production();
+    let mut mem = Memory::default();
+    // The supervisor started %5 in ccl-auto-11; the operator then split it with `-b` (their
+    // shell %9 is now the first pane) and opened a window before it (%8).
+    mem.slot_mut("ccl-auto-11").pane = Some(OwnedPane {
+        server_pid: 100,
+        session_id: "$5".into(),
+        pane_id: "%5".into(),
+    });
+    let shell = |id: &str| Pane {
+        pane_id: id.into(),
+        session_id: "$5".into(),
+        ..pane("ccl-auto-11", 5)
+    };
+    let ours = dead(
+        Pane {
+            session_id: "$5".into(),
+            ..running(pane("ccl-auto-11", 5), "claude")
+        },
+        1,
+    );
+    let s = snap(vec![shell("%8"), shell("%9"), ours]);
     let obs = observe(
         &layout,
         &cfg.agent,
         &s,
         &HashMap::new(),
         &ExternalStatus::new(),
+        &mem,
         NOW,
     );
-    assert_eq!(state_of(&obs, &layout, "ccl-auto-11").state, State::Failed);
+    let st = state_of(&obs, &layout, "ccl-auto-11");
+    assert_eq!(st.pane.as_ref().unwrap().pane_id, "%5");
+    assert!(st.owned);
+    assert_eq!(st.state, State::Failed);
+    assert_eq!(st.panes, 3);
+    // The same ids on another server (it restarted) are not ours.
+    mem.slot_mut("ccl-auto-11")
+        .pane
+        .as_mut()
+        .unwrap()
+        .server_pid = 101;
+    let obs = observe(
+        &layout,
+        &cfg.agent,
+        &s,
+        &HashMap::new(),
+        &ExternalStatus::new(),
+        &mem,
+        NOW,
+    );
+    let st = state_of(&obs, &layout, "ccl-auto-11");
+    assert_eq!(st.pane.as_ref().unwrap().pane_id, "%8", "the first pane");
+    assert!(!st.owned);
+}
+
+#[test]
+fn memory_from_before_panes_were_recorded_adopts_the_single_pane_it_saw_last() {
+    let (cfg, layout) = production();
+    let mut mem = Memory::default();
+    for (name, session) in [
+        ("ccl-auto-11", "$1"),
+        ("ccl-auto-12", "$2"),
+        ("ccl-auto-13", "$3"),
+    ] {
+        let m = mem.slot_mut(name);
+        m.started_before = true;
+        m.last_session = Some(session.into());
+    }
+    mem.loaded_version = 1;
+    adopt_panes_of_old_memory(&mut mem);
+    let split = Pane {
+        pane_id: "%20".into(),
+        ..pane("ccl-auto-13", 3)
+    };
+    let panes = vec![
+        dead(pane("ccl-auto-11", 1), 1),
+        // Not the session it saw last: someone else's.
+        dead(pane("ccl-auto-12", 7), 1),
+        // Two panes: which one it started is not known.
+        dead(pane("ccl-auto-13", 3), 1),
+        split,
+    ];
+    let obs = poll(&layout, &cfg, &mut mem, panes, &HashMap::new(), NOW);
+    let owned = |n: &str| state_of(&obs, &layout, n).owned;
+    assert!(owned("ccl-auto-11"));
+    assert!(!owned("ccl-auto-12"));
+    assert!(!owned("ccl-auto-13"));
+    assert_eq!(
+        mem.slot("ccl-auto-11")
+            .unwrap()
+            .pane
+            .as_ref()
+            .unwrap()
+            .pane_id,
+        "%1"
+    );
+    // Only once, at the first poll.
+    assert!(mem.slots.values().all(|m| !m.adopt_last_session));
 }
 
 #[test]
@@ -180,7 +370,10 @@ fn only_slots_with_new_output_are_captured() {
     ]);
     let mut last = HashMap::new();
     last.insert("%2".to_string(), 1_000);
-    assert_eq!(panes_to_capture(&layout, &s, &cfg.agent, &last), vec!["%1"]);
+    assert_eq!(
+        panes_to_capture(&layout, &s, &cfg.agent, &last, &HashMap::new()),
+        vec!["%1"]
+    );
 }
 
 /// Runs observe + remember for one poll.
@@ -198,6 +391,7 @@ fn poll(
         &snap(panes),
         caps,
         &ExternalStatus::new(),
+        mem,
         now,
     );
     remember(&mut obs, layout, &cfg.backoff, mem, now);

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::config::Config;
 use crate::fixtures::{dead, pane, production};
-use crate::memory::{InFlight, SlotMemory, backoff_delay};
+use crate::memory::{InFlight, Memory, SlotMemory, backoff_delay};
 use crate::observe::{ExternalStatus, observe};
 use crate::tmux::{Pane, Snapshot};
 
@@ -20,14 +20,20 @@ fn observe_panes(cfg: &Config, layout: &Layout, panes: Vec<Pane>) -> Observation
         panes,
         rejected: Vec::new(),
     };
-    observe(
+    let mut obs = observe(
         layout,
         &cfg.agent,
         &snap,
         &HashMap::new(),
         &ExternalStatus::new(),
+        &Memory::default(),
         NOW,
-    )
+    );
+    // Every pane here is one the supervisor started (a test below says otherwise).
+    for s in &mut obs.slots {
+        s.owned = s.pane.is_some();
+    }
+    obs
 }
 
 fn names(layout: &Layout, plan: &Plan) -> Vec<String> {
@@ -56,6 +62,27 @@ fn dead_panes_are_respawned_in_place() {
             old_pane_pid: 10_007
         }
     );
+}
+
+#[test]
+fn a_pane_the_supervisor_did_not_start_is_never_respawned() {
+    let (cfg, layout) = production();
+    let mut obs = observe_panes(
+        &cfg,
+        &layout,
+        vec![
+            dead(pane("ccl-auto-11", 7), 1),
+            dead(pane("ccl-auto-12", 8), 1),
+        ],
+    );
+    // ccl-auto-11's dead pane is the operator's (or the session someone else made).
+    obs.slots[layout.slot("ccl-auto-11").unwrap()].owned = false;
+    let p = plan(&layout, &cfg.backoff, &obs, &Memory::default(), NOW);
+    let touched: Vec<String> = names(&layout, &p)
+        .into_iter()
+        .filter(|n| n.contains("ccl-auto-11") || n.contains("ccl-auto-12"))
+        .collect();
+    assert_eq!(touched, vec!["respawn ccl-auto-12"]);
 }
 
 #[test]
@@ -222,11 +249,18 @@ proptest! {
         panes in arb_panes(), mem in arb_memory()
     ) {
         let (cfg, layout) = production();
-        let obs = observe_panes(&cfg, &layout, panes);
+        let mut obs = observe_panes(&cfg, &layout, panes);
+        for (i, s) in obs.slots.iter_mut().enumerate() {
+            s.owned = s.owned && i % 2 == 0;
+        }
         let p = plan(&layout, &cfg.backoff, &obs, &mem, NOW);
         let mut seen = std::collections::HashSet::new();
         for op in &p.ops {
             let slot = &layout.slots[op.slot()];
+            // Never a respawn of a pane the supervisor did not start.
+            if matches!(op, Op::Respawn { .. }) {
+                prop_assert!(obs.slots[op.slot()].owned, "{:?} on {}", op, slot.name);
+            }
             // Only slots, only supervised ones: never a stray, an other or restart: never.
             prop_assert!(slot.supervised(), "{:?} on {}", op, slot.name);
             prop_assert!(slot.group == "auto");

@@ -47,6 +47,7 @@ fn recreating_a_working_slot_by_hand_is_not_a_crash() {
         vec![OpResult {
             job,
             outcome: Ok("pane %12".into()),
+            started: None,
         }],
         NOW + 10,
     );
@@ -85,6 +86,7 @@ fn killing_a_working_slot_by_hand_is_not_a_crash() {
         vec![OpResult {
             job,
             outcome: Ok("killed".into()),
+            started: None,
         }],
         NOW + 10,
     );

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::app::App;
 use crate::fixtures::{dead, pane, production, running};
-use crate::memory::{EventKind, InFlight, Millis};
+use crate::memory::{EventKind, InFlight, Millis, OwnedPane};
 use crate::observe::{External, ExternalStatus};
 use crate::supervisor::{PollResult, Supervisor};
 use crate::tmux::{Pane, Snapshot};
@@ -125,6 +125,17 @@ pub fn supervisor() -> Supervisor {
         "ccl-auto-14",
         "create ccl-auto-14 failed: working directory /home/op does not exist or is not a directory",
     );
+    // The supervisor started every auto session that is there.
+    for p in panes()
+        .iter()
+        .filter(|p| p.session_name.starts_with("ccl-auto-"))
+    {
+        sup.memory.slot_mut(&p.session_name).pane = Some(OwnedPane {
+            server_pid: p.server_pid,
+            session_id: p.session_id.clone(),
+            pane_id: p.pane_id.clone(),
+        });
+    }
     sup.on_poll(poll(), NOW);
     sup.mode.paused = true;
     let jobs = sup.reconcile(NOW);

@@ -17,7 +17,7 @@ mod positions;
 mod raw;
 mod validate;
 
-use positions::{PositionReceiver, closest, known_keys};
+use positions::{OpenBrackets, PositionReceiver, closest, closing, known_keys};
 use raw::RawConfig;
 use validate::{Checker, resolve};
 
@@ -293,19 +293,36 @@ impl Config {
         // hostile file could overflow the stack), and nesting is capped.
         let mut recv = PositionReceiver::default();
         let mut parser = Parser::new_from_str(text);
+        let mut brackets = OpenBrackets::new(text);
         loop {
             let (event, mark) = parser.next_token().map_err(|e| {
                 let m = e.marker();
+                let (message, hint) = match brackets.innermost() {
+                    // The parser gives up where the damage shows, often lines below an
+                    // unclosed `[` or `{`: say where that one was opened too.
+                    Some((c, line, col)) => (
+                        format!(
+                            "YAML syntax error: {}; the `{c}` opened at line {line}, column {col} is not closed",
+                            e.info()
+                        ),
+                        format!("close the `{c}` of line {line} with `{}`", closing(c)),
+                    ),
+                    None => (
+                        format!("YAML syntax error: {}", e.info()),
+                        "check the indentation and quoting around this line".to_string(),
+                    ),
+                };
                 fail(vec![Problem {
                     line: Some(m.line()),
                     column: Some(m.col() + 1),
-                    message: format!("YAML syntax error: {}", e.info()),
-                    hint: Some("check the indentation and quoting around this line".into()),
+                    message,
+                    hint: Some(hint),
                 }])
             })?;
             if matches!(event, yaml_rust2::Event::StreamEnd) {
                 break;
             }
+            brackets.on_event(&event, mark);
             recv.on_event(event, mark);
             if recv.depth() > MAX_NESTING {
                 return Err(fail(vec![Problem {

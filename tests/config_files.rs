@@ -103,6 +103,14 @@ const BAD: &[(&str, usize, &[&str])] = &[
     ),
     ("yaml_syntax_error.yaml", 5, &["YAML syntax error"]),
     (
+        "unclosed_bracket.yaml",
+        6,
+        &[
+            "YAML syntax error",
+            "the `[` opened at line 5, column 14 is not closed",
+        ],
+    ),
+    (
         "missing_restart.yaml",
         3,
         &["pool `auto` has no `restart` policy"],

@@ -1,5 +1,6 @@
 //! Where every key of a config file stands (line and column, from the YAML event stream),
-//! and which keys each mapping may hold, so unknown keys are all reported at once.
+//! which keys each mapping may hold, so unknown keys are all reported at once, and which
+//! `[` or `{` is still open when the YAML breaks.
 
 use std::collections::HashMap;
 
@@ -185,4 +186,50 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The collections open at this point of the YAML, and which of them a `[` or `{` opened (a
+/// flow collection), for error messages.
+pub(super) struct OpenBrackets {
+    chars: Vec<char>,
+    /// One entry per open collection: the bracket, line and column of a flow one.
+    open: Vec<Option<(char, usize, usize)>>,
+}
+
+impl OpenBrackets {
+    pub(super) fn new(text: &str) -> Self {
+        OpenBrackets {
+            chars: text.chars().collect(),
+            open: Vec::new(),
+        }
+    }
+
+    pub(super) fn on_event(
+        &mut self,
+        event: &yaml_rust2::Event,
+        mark: yaml_rust2::scanner::Marker,
+    ) {
+        use yaml_rust2::Event;
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                let c = self.chars.get(mark.index()).copied();
+                let flow = matches!(c, Some('[' | '{'));
+                self.open
+                    .push(flow.then(|| (c.unwrap_or('['), mark.line(), mark.col() + 1)));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                self.open.pop();
+            }
+            _ => {}
+        }
+    }
+
+    /// The innermost open `[` or `{`: (bracket, line, column).
+    pub(super) fn innermost(&self) -> Option<(char, usize, usize)> {
+        self.open.iter().rev().find_map(|o| *o)
+    }
+}
+
+pub(super) fn closing(open: char) -> char {
+    if open == '{' { '}' } else { ']' }
 }

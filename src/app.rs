@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crate::keymap::{Action, action_for, is_ctrl_c};
 use crate::memory::Millis;
 use crate::supervisor::{OpJob, OpResult, PollJob, PollResult, Supervisor};
-use crate::ui::rows::{Kind, Row, SessionRow, recreate_concerns, rows};
+use crate::ui::rows::{Concern, Kind, Row, SessionRow, recreate_concerns, rows};
 
 /// How long a status message stays.
 pub const STATUS_MS: Millis = 5_000;
@@ -430,7 +430,7 @@ fn recreate(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
         let verb = if row.live { "Restart" } else { "Create" };
         app.confirm = Some(Confirm {
             question: format!("{verb} {}?", row.name),
-            detail: concerns,
+            detail: concerns.iter().map(ToString::to_string).collect(),
             pending: Pending::Recreate(vec![row.name]),
         });
     }
@@ -459,16 +459,19 @@ fn recreate_pool(app: &mut App, now: Millis) {
         .iter()
         .map(|&i| app.sup.layout.slots[i].name.clone())
         .collect();
+    // Per slot, only what a recreate interrupts; the pool-wide concern is said once below.
     let mut detail: Vec<String> = g
         .slots
         .iter()
         .flat_map(|&i| {
             recreate_concerns(app, i)
                 .into_iter()
-                .filter(|c| c.starts_with("it is "))
-                .map(move |c| (i, c))
+                .filter_map(move |c| match c {
+                    Concern::Busy(st) => Some((i, st)),
+                    _ => None,
+                })
         })
-        .map(|(i, c)| format!("{}: {}", app.sup.layout.slots[i].name, &c[3..]))
+        .map(|(i, st)| format!("{}: is {st}", app.sup.layout.slots[i].name))
         .collect();
     if g.restart == Some(crate::config::Restart::Never) {
         detail.insert(

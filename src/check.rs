@@ -128,11 +128,7 @@ impl Report {
                 .map_or_else(|| " (not running)".to_string(), |p| format!(" (pid {p})"))
         );
         for g in &layout.groups {
-            let up = g
-                .slots
-                .iter()
-                .filter(|&&i| obs.slots[i].pane.as_ref().is_some_and(|p| !p.pane_dead))
-                .count();
+            let up = obs.up(&g.slots);
             let _ = writeln!(
                 out,
                 "\n{}  {}  restart: {}  {up}/{} up",
@@ -239,5 +235,52 @@ mod tests {
         assert_eq!(json["slots"][10]["state"], "failed");
         assert_eq!(json["slots"][10]["reason"], "pane dead, exit 3");
         assert_eq!(json["strays"][0]["pool"], "auto");
+    }
+
+    /// A slot that crashed while working is failed though its pane is alive: not "up", in
+    /// `check` as in the UI's pool header.
+    #[test]
+    fn a_failed_slot_with_a_live_pane_is_not_up_in_check_or_the_ui() {
+        let mut app = crate::ui::sample::app();
+        let name = "ccl-auto-11";
+        let m = app.sup.memory.slot_mut(name);
+        m.failed = Some("crashed while working".into());
+        m.failed_session = Some("$11".into());
+        app.sup
+            .on_poll(crate::ui::sample::poll(), crate::ui::sample::NOW + 1000);
+        let obs = app.sup.last.clone().unwrap();
+        let i = app.sup.layout.slot(name).unwrap();
+        assert_eq!(obs.slots[i].state, crate::observe::State::Failed);
+        assert!(obs.slots[i].pane.as_ref().is_some_and(|p| !p.pane_dead));
+        let auto = app
+            .sup
+            .layout
+            .groups
+            .iter()
+            .find(|g| g.name == "auto")
+            .unwrap();
+        let up = obs.up(&auto.slots);
+        let header = crate::ui::rows::rows(&app, crate::ui::sample::NOW + 1000)
+            .into_iter()
+            .find_map(|r| match r {
+                crate::ui::rows::Row::Group(g) if g.name == "auto" => Some(g.up),
+                _ => None,
+            })
+            .unwrap();
+        let report = report(&app.sup.layout, &obs, &app.sup.memory, "default");
+        let text = report.to_text(&app.sup.layout, crate::ui::sample::NOW / 1000, &obs);
+        assert!(
+            text.contains(&format!("restart: always  {up}/10 up")),
+            "{text}"
+        );
+        assert_eq!(header, up);
+        // ccl-auto-11 (failed) is counted in neither.
+        let alive = obs
+            .slots
+            .iter()
+            .filter(|s| auto.slots.contains(&s.slot))
+            .filter(|s| s.pane.as_ref().is_some_and(|p| !p.pane_dead))
+            .count();
+        assert!(up < alive, "up {up}, alive panes {alive}");
     }
 }

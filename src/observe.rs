@@ -101,6 +101,15 @@ impl Observation {
         self.slots.get(i).filter(|s| s.slot == i)
     }
 
+    /// How many of these slots are up: present, alive and not failed (one definition for the
+    /// UI's pool headers and `check`).
+    pub fn up(&self, slots: &[usize]) -> usize {
+        slots
+            .iter()
+            .filter(|&&i| self.slot(i).is_some_and(|s| s.state.healthy()))
+            .count()
+    }
+
     /// Slot counts by state.
     pub fn count(&self, state: State) -> usize {
         self.slots.iter().filter(|s| s.state == state).count()

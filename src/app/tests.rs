@@ -206,6 +206,29 @@ fn recreate_pool_always_asks_and_skips_slots_in_flight() {
 }
 
 #[test]
+fn recreate_pool_with_min_below_max_lists_only_busy_slots() {
+    // The slots above min are "not kept alive": that is no reason to list each of them.
+    let (mut cfg, _) = crate::fixtures::production();
+    cfg.pools[1].min = 4;
+    let sup = crate::supervisor::Supervisor::new(cfg, None, NOW);
+    let mut app = App::new(sup, "default", false);
+    let mut poll = sample::poll();
+    poll.snapshot.panes.retain(|p| {
+        ["ccl-auto-12", "ccl-auto-13", "ccl-auto-18"].contains(&p.session_name.as_str())
+    });
+    app.sup.on_poll(poll, NOW);
+    app.selected = Some("ccl-auto-18".to_string());
+    update(&mut app, ch('R'), NOW);
+    let c = app.confirm.clone().unwrap();
+    assert_eq!(c.question, "Recreate all 10 slots of pool auto?");
+    assert_eq!(
+        c.detail,
+        vec!["ccl-auto-12: is working", "ccl-auto-13: is waiting"],
+        "{c:?}"
+    );
+}
+
+#[test]
 fn kill_always_asks_and_targets_the_session_id() {
     let mut app = at("ccl-auto0");
     let fx = update(&mut app, ch('x'), NOW);

@@ -217,12 +217,9 @@ pub fn rows(app: &App, now: Millis) -> Vec<Row> {
     let mut out = Vec::new();
     for g in &sup.layout.groups {
         let mut members = Vec::new();
-        let mut up = 0;
+        let up = obs.map_or(0, |o| o.up(&g.slots));
         for &i in &g.slots {
             let st = obs.and_then(|o| o.slot(i));
-            if st.is_some_and(|s| s.state.healthy()) {
-                up += 1;
-            }
             if passes(&app.filter, &sup.layout.slots[i].name) {
                 members.push(Row::Session(slot_row(app, st, i, now)));
             }
@@ -319,8 +316,31 @@ pub fn names(app: &App) -> Vec<String> {
     out
 }
 
+/// A reason to ask before recreating a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Concern {
+    /// The agent is working or waiting: a recreate interrupts it.
+    Busy(State),
+    /// The slot's pool is the operator's (`restart: never`).
+    OperatorOwned { pool: String },
+    /// The slot is above `min`: watched, not kept alive.
+    AboveMin,
+}
+
+impl std::fmt::Display for Concern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Concern::Busy(st) => write!(f, "it is {st}"),
+            Concern::OperatorOwned { pool } => {
+                write!(f, "pool {pool} is operator-owned (restart: never)")
+            }
+            Concern::AboveMin => f.write_str("it is not kept alive (above min)"),
+        }
+    }
+}
+
 /// Why `r` on this slot needs a confirmation (empty: it does not).
-pub fn recreate_concerns(app: &App, slot: usize) -> Vec<String> {
+pub fn recreate_concerns(app: &App, slot: usize) -> Vec<Concern> {
     let sup = &app.sup;
     let s = &sup.layout.slots[slot];
     let mut why = Vec::new();
@@ -330,15 +350,14 @@ pub fn recreate_concerns(app: &App, slot: usize) -> Vec<String> {
         .and_then(|o| o.slot(slot))
         .map(|x| x.state);
     if let Some(st @ (State::Working | State::Waiting)) = state {
-        why.push(format!("it is {st}"));
+        why.push(Concern::Busy(st));
     }
     if s.restart == Restart::Never {
-        why.push(format!(
-            "pool {} is operator-owned (restart: never)",
-            s.group
-        ));
+        why.push(Concern::OperatorOwned {
+            pool: s.group.clone(),
+        });
     } else if !s.supervised() {
-        why.push("it is not kept alive (above min)".to_string());
+        why.push(Concern::AboveMin);
     }
     why
 }

@@ -65,9 +65,9 @@ pub fn report(layout: &Layout, obs: &Observation, memory: &Memory, server: &str)
             let present = st.pane.is_some();
             let alive = st.pane.as_ref().is_some_and(|p| !p.pane_dead);
             if slot.supervised() && !alive {
-                problems.push(format!("{} is {} ({})", slot.name, st.state, st.reason));
+                problems.push(format!("{} is {} ({})", slot.name, st.state, st.cause));
             } else if st.state == State::Failed {
-                problems.push(format!("{} failed: {}", slot.name, st.reason));
+                problems.push(format!("{} failed: {}", slot.name, st.cause));
             }
             SlotReport {
                 name: slot.name.clone(),
@@ -75,7 +75,7 @@ pub fn report(layout: &Layout, obs: &Observation, memory: &Memory, server: &str)
                 index: slot.index,
                 state: st.state,
                 present,
-                reason: st.reason.clone(),
+                reason: st.reason(),
                 restarts: memory.slot(&slot.name).map_or(0, |m| m.restarts),
                 supervised: slot.supervised(),
                 session_id: st.pane.as_ref().map(|p| p.session_id.clone()),

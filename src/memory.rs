@@ -70,8 +70,8 @@ pub struct SlotMemory {
     pub failed_session: Option<String>,
     /// `max_restarts` reached: nothing more until the operator recreates it.
     pub gave_up: bool,
-    /// The state seen at the last poll (its name, as shown).
-    pub last_state: Option<String>,
+    /// The state seen at the last poll (stored by its name).
+    pub last_state: Option<crate::observe::State>,
     /// The session id seen at the last poll.
     pub last_session: Option<String>,
     /// It went away cleanly (exit 0, or vanished while idle): `on-failure` leaves it.

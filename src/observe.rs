@@ -12,6 +12,9 @@ use crate::memory::{Action, EventKind, InFlight, Memory, Millis, OwnedPane, STAT
 use crate::pool::{Class, Layout};
 use crate::tmux::{Pane, Snapshot};
 
+mod cause;
+pub use cause::{Cause, exit_words, short_age};
+
 /// How long an op may stay in flight without its effect being seen.
 pub const IN_FLIGHT_TIMEOUT_MS: Millis = 15_000;
 
@@ -59,8 +62,8 @@ pub struct SlotStatus {
     /// Index into [`Layout::slots`].
     pub slot: usize,
     pub state: State,
-    /// Why the state was decided, in words.
-    pub reason: String,
+    /// Why the state was decided.
+    pub cause: Cause,
     /// The pane read for this slot, when the session exists: the one the supervisor started
     /// there if it is still in the session (in any window), else the session's first pane.
     pub pane: Option<Pane>,
@@ -72,6 +75,13 @@ pub struct SlotStatus {
     pub panes: usize,
     /// Task from the external status file.
     pub task: Option<String>,
+}
+
+impl SlotStatus {
+    /// Why the state was decided, in words.
+    pub fn reason(&self) -> String {
+        self.cause.to_string()
+    }
 }
 
 /// A live session that looks like a pool member but is not a slot.
@@ -116,10 +126,44 @@ impl Observation {
     }
 }
 
+/// What the dispatcher's status file says a session is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub enum ExternalState {
+    /// `working` (or `busy`).
+    Working,
+    Waiting,
+    Idle,
+    /// Any other word: shown nowhere as a state, the other signals decide.
+    Other(String),
+}
+
+impl From<String> for ExternalState {
+    fn from(word: String) -> Self {
+        match word.as_str() {
+            "working" | "busy" => ExternalState::Working,
+            "waiting" => ExternalState::Waiting,
+            "idle" => ExternalState::Idle,
+            _ => ExternalState::Other(word),
+        }
+    }
+}
+
+impl fmt::Display for ExternalState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ExternalState::Working => "working",
+            ExternalState::Waiting => "waiting",
+            ExternalState::Idle => "idle",
+            ExternalState::Other(w) => w,
+        })
+    }
+}
+
 /// One entry of the external status file written by a dispatcher.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct External {
-    pub state: String,
+    pub state: ExternalState,
     #[serde(default)]
     pub task: Option<String>,
 }
@@ -231,7 +275,7 @@ pub fn observe<H: BuildHasher>(
             let mut status = SlotStatus {
                 slot: i,
                 state: State::Absent,
-                reason: String::new(),
+                cause: Cause::NoSession,
                 pane: None,
                 owned: false,
                 foreground_shell: false,
@@ -239,23 +283,17 @@ pub fn observe<H: BuildHasher>(
                 task: external.get(&slot.name).and_then(|e| e.task.clone()),
             };
             match found {
-                None if slot.supervised() => {
-                    status.state = State::Missing;
-                    status.reason = "no session".to_string();
-                }
+                None if slot.supervised() => status.state = State::Missing,
                 None => {
-                    status.reason = if slot.restart == Restart::Never {
-                        "no session (restart: never)"
-                    } else {
-                        "no session (above min: watched only)"
-                    }
-                    .to_string();
+                    status.cause = Cause::NoSessionWatched {
+                        never: slot.restart == Restart::Never,
+                    };
                 }
                 Some(((p, owned), n)) => {
                     let wrapper = !slot.command.is_empty();
                     let (s, r) = pane_state(p, wrapper, agent, captures, external, now);
                     status.state = s;
-                    status.reason = r;
+                    status.cause = r;
                     status.foreground_shell = !p.pane_dead && is_shell(&p.current_command, agent);
                     status.pane = Some(p.clone());
                     status.owned = owned;
@@ -305,69 +343,56 @@ fn pane_state<H: BuildHasher>(
     captures: &HashMap<String, String, H>,
     external: &ExternalStatus,
     now: Millis,
-) -> (State, String) {
+) -> (State, Cause) {
     if p.pane_dead {
-        return (State::Failed, dead_reason(p));
+        return (State::Failed, Cause::dead(p));
     }
     let shell = is_shell(&p.current_command, agent);
     if shell && !wrapper {
-        return (State::Idle, "shell".to_string());
+        return (State::Idle, Cause::Shell);
     }
     if let Some(e) = external.get(&p.session_name) {
-        let s = match e.state.as_str() {
-            "working" | "busy" => Some(State::Working),
-            "waiting" => Some(State::Waiting),
-            "idle" => Some(State::Idle),
-            _ => None,
+        let s = match e.state {
+            ExternalState::Working => Some(State::Working),
+            ExternalState::Waiting => Some(State::Waiting),
+            ExternalState::Idle => Some(State::Idle),
+            ExternalState::Other(_) => None,
         };
         if let Some(s) = s {
-            return (s, format!("status file says {}", e.state));
+            return (s, Cause::StatusFile(e.state.to_string()));
         }
     }
     if let Some(text) = captures.get(&p.pane_id) {
         for pat in &agent.waiting_patterns {
             if text.contains(pat.as_str()) {
-                return (State::Waiting, format!("pattern '{pat}'"));
+                return (State::Waiting, Cause::Pattern(pat.clone()));
             }
         }
         for pat in &agent.working_patterns {
             if text.contains(pat.as_str()) {
-                return (State::Working, format!("pattern '{pat}'"));
+                return (State::Working, Cause::Pattern(pat.clone()));
             }
         }
     }
     if shell {
-        return (State::Idle, "shell".to_string());
+        return (State::Idle, Cause::Shell);
     }
     let age_ms = now.saturating_sub(p.window_activity.saturating_mul(1000));
     if age_ms <= agent.busy_window.as_millis() as i64 {
         return (
             State::Working,
-            format!("output {}s ago", (age_ms.max(0) + 500) / 1000),
+            Cause::Output {
+                ago_s: (age_ms.max(0) + 500) / 1000,
+            },
         );
     }
-    let what = if is_agent(&p.current_command, agent) {
-        "agent"
-    } else {
-        "program"
-    };
     (
         State::Idle,
-        format!("{what} quiet for {}", short_age(age_ms)),
+        Cause::Quiet {
+            agent: is_agent(&p.current_command, agent),
+            for_ms: age_ms,
+        },
     )
-}
-
-/// "pane dead, exit 3" / "pane dead, signal 9" / "pane dead" (tmux 3.3a may lose the status).
-/// The statuses `env` and shells use when the program cannot be run are named: a typo in a
-/// pool's `command` shows as "exit 127 (command not found)", not a bare number.
-pub fn dead_reason(p: &Pane) -> String {
-    match (p.dead_status, p.dead_signal) {
-        (_, Some(sig)) if sig != 0 => format!("pane dead, signal {sig}"),
-        (Some(127), _) => "pane dead, exit 127 (command not found)".to_string(),
-        (Some(126), _) => "pane dead, exit 126 (not executable)".to_string(),
-        (Some(code), _) => format!("pane dead, exit {code}"),
-        _ => "pane dead".to_string(),
-    }
 }
 
 /// True when a dead pane ended badly (non-zero status, a signal, or an unknown status).
@@ -376,17 +401,6 @@ pub fn died_badly(p: &Pane) -> bool {
         (_, Some(sig)) if sig != 0 => true,
         (Some(code), _) => code != 0,
         _ => true,
-    }
-}
-
-/// `42s`, `3m`, `2h`, `5d`.
-pub fn short_age(ms: Millis) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
     }
 }
 
@@ -450,7 +464,7 @@ pub fn remember(
         // A slot that was working and then vanished, died or dropped to a shell crashed. The
         // shell must have taken over from the agent: a shell that was already the foreground
         // (a wrapper script running the agent) says nothing about it.
-        let was_working = m.last_state.as_deref() == Some(State::Working.as_str());
+        let was_working = m.last_state == Some(State::Working);
         let dropped = match raw {
             State::Missing | State::Absent | State::Failed => true,
             State::Idle => st.foreground_shell && !m.last_foreground_shell,
@@ -460,7 +474,7 @@ pub fn remember(
             let how = match raw {
                 State::Missing | State::Absent => "session vanished".to_string(),
                 State::Idle => "agent exited to a shell".to_string(),
-                _ => st.reason.clone(),
+                _ => st.reason(),
             };
             m.failed = Some(format!("crashed while working ({how})"));
             m.failed_session.clone_from(&session_id);
@@ -468,20 +482,14 @@ pub fn remember(
                 EventKind::Failed,
                 format!("{name} crashed while working ({how})"),
             ));
-        } else if !had_op
-            && m.last_state.as_deref().is_some_and(|s| {
-                [State::Idle, State::Waiting]
-                    .iter()
-                    .any(|h| h.as_str() == s)
-            })
-        {
+        } else if !had_op && matches!(m.last_state, Some(State::Idle | State::Waiting)) {
             // Any other end of a live session is worth a line in the event log.
-            let dead = st.pane.as_ref().is_some_and(|p| p.pane_dead);
-            if dead || raw == State::Missing {
-                let what = if dead {
-                    st.reason.replace("pane dead", "died")
-                } else {
-                    "session vanished".to_string()
+            let dead = st.pane.as_ref().filter(|p| p.pane_dead);
+            if dead.is_some() || raw == State::Missing {
+                let what = match dead.map(|p| exit_words(p.dead_status, p.dead_signal)) {
+                    Some(Some(how)) => format!("died, {how}"),
+                    Some(None) => "died".to_string(),
+                    None => "session vanished".to_string(),
                 };
                 events.push((EventKind::Failed, format!("{name}: {what}")));
             } else if raw == State::Absent {
@@ -523,44 +531,40 @@ pub fn remember(
         }
 
         // What is shown.
-        let (state, reason) = if m.gave_up {
+        let (state, cause) = if m.gave_up {
             (
                 State::Failed,
-                format!(
-                    "gave up after {} restarts{}",
-                    m.restarts,
-                    m.failed
-                        .as_ref()
-                        .map(|f| format!("; last: {f}"))
-                        .unwrap_or_default()
-                ),
+                Cause::GaveUp {
+                    restarts: m.restarts,
+                    last: m.failed.clone(),
+                },
             )
         } else if let Some(f) = &m.in_flight
             && f.op != Action::Kill
             && (st.pane.is_none() || st.pane.as_ref().is_some_and(|p| p.pane_dead))
         {
-            (State::Starting, format!("{} sent, waiting for tmux", f.op))
+            (State::Starting, Cause::Sent(f.op))
         } else if let Some(f) = &m.failed {
-            let detail = if matches!(raw, State::Failed | State::Missing | State::Absent)
-                || st.foreground_shell
-            {
-                String::new()
-            } else {
-                format!("; now {}", st.reason)
-            };
-            (State::Failed, format!("{f}{detail}"))
+            let quiet_now = matches!(raw, State::Failed | State::Missing | State::Absent)
+                || st.foreground_shell;
+            (
+                State::Failed,
+                Cause::Marked {
+                    failure: f.clone(),
+                    now: (!quiet_now).then(|| Box::new(st.cause.clone())),
+                },
+            )
         } else {
-            (raw, st.reason.clone())
+            (raw, st.cause.clone())
         };
         st.state = state;
-        st.reason = reason;
+        st.cause = cause;
         if st.pane.as_ref().is_some_and(|p| p.pane_dead) && !st.owned && slot.supervised() {
             // Reconcile leaves it: say why a dead pane of a kept-alive slot stays dead.
-            st.reason
-                .push_str(" (not a pane the supervisor started: r restarts it)");
+            st.cause = Cause::NotOurs(Box::new(std::mem::replace(&mut st.cause, Cause::Shell)));
         }
         // While an op of ours runs, the state it passes through is not history.
-        m.last_state = (!had_op).then(|| raw.as_str().to_string());
+        m.last_state = (!had_op).then_some(raw);
         m.last_session = session_id;
         m.last_foreground_shell = st.foreground_shell;
         for (kind, text) in events {

@@ -441,7 +441,7 @@ impl Supervisor {
                 tracing::info!(
                     session = %self.layout.slots[st.slot].name,
                     state = st.state.as_str(),
-                    reason = %st.reason,
+                    reason = %st.cause,
                     "state changed"
                 );
             }

@@ -48,7 +48,7 @@ fn production_mixed_server_is_classified() {
         NOW,
     );
     assert_eq!(state_of(&obs, &layout, "ccl-0").state, State::Idle);
-    assert_eq!(state_of(&obs, &layout, "ccl-0").reason, "shell");
+    assert_eq!(state_of(&obs, &layout, "ccl-0").reason(), "shell");
     assert_eq!(state_of(&obs, &layout, "ccl-1").state, State::Absent);
     assert_eq!(state_of(&obs, &layout, "ccl-auto-13").state, State::Missing);
     let strays: Vec<_> = obs
@@ -69,7 +69,7 @@ fn states_follow_the_order_of_evidence() {
     ext.insert(
         "ccl-auto-13".into(),
         External {
-            state: "working".into(),
+            state: "working".to_string().into(),
             task: Some("fix #42".into()),
         },
     );
@@ -105,7 +105,7 @@ fn states_follow_the_order_of_evidence() {
     );
     let got = |n: &str| {
         let st = state_of(&obs, &layout, n);
-        (st.state, st.reason.clone())
+        (st.state, st.reason())
     };
     assert_eq!(
         got("ccl-auto-11"),
@@ -172,7 +172,7 @@ fn a_shell_in_the_foreground_is_never_by_itself_a_failure() {
     );
     let got = |n: &str| {
         let st = state_of(&obs, &layout, n);
-        (st.state, st.reason.clone(), st.foreground_shell)
+        (st.state, st.reason(), st.foreground_shell)
     };
     assert_eq!(got("ccl-auto-11"), (State::Idle, "shell".into(), true));
     // The agent inside the wrapper is still read from its pane text.
@@ -227,8 +227,12 @@ fn a_wrapper_that_stops_working_did_not_crash_but_an_agent_replaced_by_its_shell
         NOW + 3000,
     );
     let st = state_of(&obs, &layout, "ccl-3");
-    assert_eq!(st.state, State::Failed, "{}", st.reason);
-    assert!(st.reason.contains("crashed while working"), "{}", st.reason);
+    assert_eq!(st.state, State::Failed, "{}", st.reason());
+    assert!(
+        st.reason().contains("crashed while working"),
+        "{}",
+        st.reason()
+    );
 }
 
 #[test]
@@ -340,7 +344,7 @@ fn dead_pane_with_lost_status_is_still_dead() {
         pane_dead: true,
         ..pane("x", 1)
     };
-    assert_eq!(dead_reason(&p), "pane dead");
+    assert_eq!(Cause::dead(&p).to_string(), "pane dead");
     assert!(died_badly(&p));
     assert!(!died_badly(&dead(pane("x", 1), 0)));
 }
@@ -348,14 +352,17 @@ fn dead_pane_with_lost_status_is_still_dead() {
 #[test]
 fn a_command_that_cannot_run_says_why() {
     assert_eq!(
-        dead_reason(&dead(pane("x", 1), 127)),
+        Cause::dead(&dead(pane("x", 1), 127)).to_string(),
         "pane dead, exit 127 (command not found)"
     );
     assert_eq!(
-        dead_reason(&dead(pane("x", 1), 126)),
+        Cause::dead(&dead(pane("x", 1), 126)).to_string(),
         "pane dead, exit 126 (not executable)"
     );
-    assert_eq!(dead_reason(&dead(pane("x", 1), 3)), "pane dead, exit 3");
+    assert_eq!(
+        Cause::dead(&dead(pane("x", 1), 3)).to_string(),
+        "pane dead, exit 3"
+    );
 }
 
 #[test]
@@ -417,9 +424,13 @@ fn working_then_shell_is_a_crash_but_idle_then_shell_is_not() {
     );
     let a = state_of(&obs, &layout, "ccl-auto-11");
     assert_eq!(a.state, State::Failed);
-    assert!(a.reason.contains("crashed while working"), "{}", a.reason);
+    assert!(
+        a.reason().contains("crashed while working"),
+        "{}",
+        a.reason()
+    );
     let b = state_of(&obs, &layout, "ccl-auto-12");
-    assert_eq!((b.state, b.reason.as_str()), (State::Idle, "shell"));
+    assert_eq!((b.state, b.reason().as_str()), (State::Idle, "shell"));
     assert!(mem.events.iter().any(|e| e.kind == EventKind::Failed
         && e.name == "ccl-auto-11"
         && e.text.contains("crashed while working")));
@@ -564,9 +575,9 @@ fn gave_up_stays_failed() {
     let st = state_of(&obs, &layout, "ccl-auto-11");
     assert_eq!(st.state, State::Failed);
     assert!(
-        st.reason.starts_with("gave up after 3 restarts"),
+        st.reason().starts_with("gave up after 3 restarts"),
         "{}",
-        st.reason
+        st.reason()
     );
 }
 

@@ -25,7 +25,7 @@ fn polled(panes: Vec<crate::tmux::Pane>, captures: &[(&str, &str)]) -> PollResul
 fn state(sup: &Supervisor, name: &str) -> (State, String) {
     let i = sup.layout.slot(name).unwrap();
     let st = &sup.last.as_ref().unwrap().slots[i];
-    (st.state, st.reason.clone())
+    (st.state, st.reason())
 }
 
 /// A working agent in ccl-auto-12 (pane %12, pid 10012).

@@ -46,12 +46,11 @@ fn preview(app: &App, now: Millis, height: usize) -> (String, Vec<Line<'static>>
             } else {
                 format!("watched only (restart: {})", s.restart)
             };
-            let why = st.map_or("not polled yet", |s| s.reason.as_str());
-            // "no session (restart: never)" already says the policy.
-            let why = if why.contains("restart:") || why.contains("watched only") {
-                why.to_string()
-            } else {
-                format!("{why}; {policy}")
+            let why = match st {
+                None => format!("not polled yet; {policy}"),
+                // "no session (restart: never)" already says the policy.
+                Some(s) if s.cause.says_policy() => s.reason(),
+                Some(s) => format!("{}; {policy}", s.cause),
             };
             (why, st.and_then(|s| s.pane.as_ref()))
         }

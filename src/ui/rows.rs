@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::config::Restart;
 use crate::memory::{Millis, next_start_allowed};
-use crate::observe::{SlotStatus, State, dead_reason, short_age};
+use crate::observe::{SlotStatus, State, exit_words, short_age};
 use crate::tmux::Pane;
 use crate::ui::theme::Mark;
 
@@ -138,8 +138,11 @@ fn slot_row(app: &App, st: Option<&SlotStatus>, slot: usize, now: Millis) -> Ses
     if let Some(f) = m.and_then(|m| m.in_flight.as_ref()) {
         note.push(format!("{} sent {} ago", f.op, short_age(now - f.since)));
     }
-    if let Some(p) = pane.filter(|p| p.pane_dead) {
-        note.push(dead_reason(p).replace("pane dead, ", ""));
+    if let Some(how) = pane
+        .filter(|p| p.pane_dead)
+        .and_then(|p| exit_words(p.dead_status, p.dead_signal))
+    {
+        note.push(how);
     }
     if st.state == State::Failed
         && let Some(f) = m.and_then(|m| m.failed.as_ref())

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::app::App;
 use crate::fixtures::{dead, pane, production, running};
 use crate::memory::{EventKind, InFlight, Millis, OwnedPane};
-use crate::observe::{External, ExternalStatus};
+use crate::observe::{External, ExternalState, ExternalStatus};
 use crate::supervisor::{PollResult, Supervisor};
 use crate::tmux::{Pane, Snapshot};
 
@@ -61,7 +61,7 @@ pub fn poll() -> PollResult {
     let external: ExternalStatus = [(
         "ccl-auto-12".to_string(),
         External {
-            state: "working".to_string(),
+            state: ExternalState::Working,
             task: Some("fix flaky test #42".to_string()),
         },
     )]

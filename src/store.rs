@@ -1,12 +1,14 @@
 //! The state file of one tmux server (atomic writes; corrupt and newer files kept) and its
-//! lock, which keeps a second supervisor from reconciling the same server.
+//! lock, which keeps a second supervisor from reconciling the same server. Never opened
+//! through a symlink.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::memory::{EVENT_LIMIT, Memory, STATE_VERSION};
+use crate::statedir;
 
 /// The state file and lock of one tmux server, in the state dir.
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ impl Store {
     /// Loads the memory. A missing file is an empty memory; an unreadable or corrupt one is
     /// moved aside (never deleted) and an empty memory is used, with a warning.
     pub fn load(&self) -> (Memory, Option<StoreWarning>) {
-        let text = match fs::read(&self.path) {
+        let text = match statedir::read(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Memory::default(), None),
             Err(e) => {
@@ -56,7 +58,7 @@ impl Store {
                     // Keep the newer file as it was: the next save drops what this build
                     // does not know.
                     let backup = self.path.with_extension(format!("json.v{}", m.version));
-                    let kept = match fs::write(&backup, &text) {
+                    let kept = match statedir::write_atomic(&backup, &text) {
                         Ok(()) => format!("a copy is kept as {}", backup.display()),
                         Err(e) => format!("no copy could be kept ({e})"),
                     };
@@ -80,9 +82,8 @@ impl Store {
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs())
                 ));
-                let moved = fs::rename(&self.path, &aside);
-                let what = match moved {
-                    Ok(()) => format!("moved aside to {}", aside.display()),
+                let what = match statedir::move_aside(&self.path, &aside) {
+                    Ok(to) => format!("moved aside to {}", to.display()),
                     Err(re) => format!("could not move it aside ({re})"),
                 };
                 (
@@ -99,55 +100,39 @@ impl Store {
     /// Reads the memory without changing anything on disk (for `check`): a missing or
     /// unreadable file is an empty memory.
     pub fn peek(&self) -> Memory {
-        fs::read(&self.path)
+        statedir::read(&self.path)
             .ok()
             .and_then(|t| serde_json::from_slice(&t).ok())
             .unwrap_or_default()
     }
 
-    /// Writes the memory atomically: a temp file (mode 0600) in the same dir, then a rename.
+    /// Writes the memory atomically: a temp file (random name, mode 0600) in the same dir,
+    /// then a rename.
     pub fn save(&self, memory: &Memory) -> std::io::Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        create_private_dir(dir)?;
+        statedir::create_private(dir)?;
         let mut m = memory.clone();
         m.version = STATE_VERSION;
         let body = serde_json::to_vec_pretty(&m).map_err(std::io::Error::other)?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            self.path
-                .file_name()
-                .map_or_else(|| "state".into(), |n| n.to_string_lossy()),
-            std::process::id()
-        ));
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&body)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        statedir::write_atomic(&self.path, &body)
     }
 
-    /// Takes the per-server lock: `Ok(None)` when another supervisor holds it.
+    /// Takes the per-server lock: `Ok(None)` when another supervisor holds it. A lock file
+    /// that is a symlink or not a regular file is an error that [`statedir::is_not_followed`]
+    /// recognises.
     pub fn lock(&self) -> std::io::Result<Option<Lock>> {
         if let Some(dir) = self.lock_path.parent() {
-            create_private_dir(dir)?;
+            statedir::create_private(dir)?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&self.lock_path)?;
+        let mut file = statedir::open(
+            &self.lock_path,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600),
+        )?;
         match file.try_lock() {
             Ok(()) => {
                 let _ = file.set_len(0);
@@ -161,23 +146,12 @@ impl Store {
 
     /// The pid written by the holder of the lock, if readable.
     pub fn lock_holder(&self) -> Option<u32> {
-        fs::read_to_string(&self.lock_path)
+        String::from_utf8(statedir::read(&self.lock_path).ok()?)
             .ok()?
             .trim()
             .parse()
             .ok()
     }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
 }
 
 /// A file-name-safe key for a tmux server: `default`, `L-NAME`, or `S-` + the path.

@@ -244,6 +244,18 @@ impl Supervisor {
                         ),
                     ));
                 }
+                // A symlink (or a FIFO) where the lock should be is not a lock anyone can
+                // trust: observe only, until it is removed and the lock can be taken.
+                Err(e) if crate::statedir::is_not_followed(&e) => {
+                    observe_only = true;
+                    notes.push((
+                        EventKind::Error,
+                        format!(
+                            "cannot take the lock {}: {e}; observe-only until it can be taken",
+                            st.lock_path.display()
+                        ),
+                    ));
+                }
                 Err(e) => notes.push((
                     EventKind::Error,
                     format!(

@@ -1015,6 +1015,168 @@ pools:
     );
 }
 
+/// A pool of one slot, `st-0`, kept alive and polled fast.
+const ONE_SLOT: &str = r#"
+poll_interval: 300ms
+reconcile_interval: 1s
+pools:
+  - name: st
+    prefix: "st-"
+    max: 1
+    restart: always
+"#;
+
+/// The binary on `server` with the log in the state dir (no `--log-file`).
+fn command_with_daily_log(home: &Home, server: &TestServer, config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tmux-supervisor"));
+    c.args(["-L", &server.socket, "-c"])
+        .arg(config)
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .env_remove("TMUX_SUPERVISOR_CONFIG")
+        .env("HOME", home.path())
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .stdin(Stdio::null());
+    c
+}
+
+/// The UTC date `days` from now, as the daily log names it (`date -u +%F`).
+fn utc_date(days: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let out = Command::new("date")
+        .arg("-u")
+        .arg(format!("--date=@{}", now + days * 86_400))
+        .arg("+%F")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_state_dir_others_can_write_to_is_refused_and_check_reads_it_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(ONE_SLOT);
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut d = Daemon::start(&home, &server, &config);
+    wait_logged(&home, "the daemon exits", || !d.alive());
+    let (code, stderr) = d.stop();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("writable by group or others (mode 0777)")
+            && stderr.contains(&format!("`chmod 700 {}`", dir.display())),
+        "{stderr}"
+    );
+    assert!(server.session_names().is_empty(), "it acted");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "it wrote in the state dir"
+    );
+
+    // check acts on nothing: it reads on and warns.
+    let out = home
+        .command(&server, &config)
+        .args(["check", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(slot(&json, "st-0")["state"], "missing");
+    assert!(
+        stderr_of(&out).contains("warning: the state dir") && stderr_of(&out).contains("chmod 700"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Private again, but someone else's (only root can give a dir away).
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if std::os::unix::fs::chown(&dir, Some(65_534), None).is_ok() {
+        let mut d = Daemon::start(&home, &server, &config);
+        wait_logged(&home, "the daemon exits", || !d.alive());
+        let (code, stderr) = d.stop();
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("belongs to uid 65534"), "{stderr}");
+    } else {
+        eprintln!("not root: the owner check is left to the unit tests");
+    }
+}
+
+#[test]
+fn symlinks_planted_in_the_state_dir_are_never_followed() {
+    use std::os::unix::fs::symlink;
+    let server = TestServer::new();
+    let home = Home::new();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("precious");
+    std::fs::write(&target, "precious\n").unwrap();
+    let unchanged = || assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    let config = home.config(ONE_SLOT);
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = home.store(&server);
+    // Today's and tomorrow's daily log, and the copy a newer state file is kept as.
+    for day in [0, 1] {
+        symlink(
+            &target,
+            dir.join(format!("tmux-supervisor.log.{}", utc_date(day))),
+        )
+        .unwrap();
+    }
+    let newer = br#"{"version": 7, "slots": {"st-0": {"restarts": 2}}, "events": []}"#;
+    std::fs::write(&store.path, newer).unwrap();
+    let copy = store.path.with_extension("json.v7");
+    symlink(&target, &copy).unwrap();
+
+    let mut d = Daemon::spawn(command_with_daily_log(&home, &server, &config));
+    wait_logged(&home, "st-0 is up and the state file rewritten", || {
+        server.session_names() == ["st-0"]
+            && home.state(&server)["version"] == 1
+            && home.state(&server)["slots"]["st-0"]["last_state"] == "idle"
+    });
+    let (code, stderr) = d.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the log") && stderr.contains("symbolic link"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("a copy is kept"), "{stderr}");
+    unchanged();
+    assert!(std::fs::symlink_metadata(&copy).unwrap().is_file());
+    assert_eq!(std::fs::read(&copy).unwrap(), newer);
+
+    // A symlink for the lock: observe only, and say why, until it is gone.
+    server.tmux_ok(&["kill-session", "-t", "=st-0:"]);
+    std::fs::remove_file(&store.lock_path).unwrap();
+    symlink(&target, &store.lock_path).unwrap();
+    let mut d = Daemon::start(&home, &server, &config);
+    wait_logged(&home, "it says why it only observes", || {
+        home.log_text()
+            .contains("observe-only until it can be taken")
+    });
+    unchanged();
+    std::fs::remove_file(&store.lock_path).unwrap();
+    wait_logged(&home, "it takes the lock and st-0 is back", || {
+        server.session_names() == ["st-0"]
+    });
+    let (code, stderr) = d.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert!(!stderr.contains("another supervisor"), "{stderr}");
+    unchanged();
+    assert!(
+        std::fs::symlink_metadata(&store.lock_path)
+            .unwrap()
+            .is_file()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 7. Several supervisors
 
@@ -1147,9 +1309,7 @@ fn state_file_lock_and_state_dir_are_private() {
     d.stop();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&home.state_path(&server)), 0o600);
-    let lock = home
-        .state_dir()
-        .join(format!("lock-L-{}", server.socket.replace('.', "_")));
+    let lock = home.store(&server).lock_path;
     assert_eq!(mode(&lock), 0o600);
     assert_eq!(mode(&home.state_dir()), 0o700);
 

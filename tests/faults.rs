@@ -1055,6 +1055,19 @@ fn utc_date(days: u64) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// The names of the daily log files in `dir`, sorted.
+fn daily_logs(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("tmux-supervisor.log."))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 #[test]
 fn a_state_dir_others_can_write_to_is_refused_and_check_reads_it_with_a_warning() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -1175,6 +1188,37 @@ fn symlinks_planted_in_the_state_dir_are_never_followed() {
             .unwrap()
             .is_file()
     );
+}
+
+#[test]
+fn daily_logs_beyond_seven_are_deleted_when_logging_starts() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(ONE_SLOT);
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    for day in 1..=10 {
+        std::fs::write(
+            dir.join(format!("tmux-supervisor.log.2020-01-{day:02}")),
+            "old\n",
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("tmux-supervisor.log.keep-me"), "mine\n").unwrap();
+    let today = format!("tmux-supervisor.log.{}", utc_date(0));
+    let mut d = Daemon::spawn(command_with_daily_log(&home, &server, &config));
+    wait_logged(&home, "seven daily logs, today's written to", || {
+        daily_logs(&dir).len() == 8
+            && std::fs::read_to_string(dir.join(&today)).is_ok_and(|t| !t.is_empty())
+    });
+    assert_eq!(d.stop().0, Some(0));
+    let mut expected: Vec<String> = (5..=10)
+        .map(|day| format!("tmux-supervisor.log.2020-01-{day:02}"))
+        .collect();
+    expected.push("tmux-supervisor.log.keep-me".into());
+    expected.push(today);
+    expected.sort();
+    assert_eq!(daily_logs(&dir), expected);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-//! The state file of one tmux server (atomic writes; corrupt and newer files kept) and its
-//! lock, which keeps a second supervisor from reconciling the same server. Never opened
-//! through a symlink.
+//! The state file of one tmux server (atomic writes; corrupt and newer files kept; slots that
+//! left the config forgotten) and its lock, which keeps a second supervisor from reconciling
+//! the same server. Never opened through a symlink.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::memory::{EVENT_LIMIT, Memory, STATE_VERSION};
 use crate::statedir;
@@ -15,6 +17,8 @@ use crate::statedir;
 pub struct Store {
     pub path: PathBuf,
     pub lock_path: PathBuf,
+    /// When set, slots not named here are dropped from the memory as it is loaded.
+    slots: Option<Arc<BTreeSet<String>>>,
 }
 
 /// A problem with the state file that did not stop the supervisor.
@@ -33,7 +37,16 @@ impl Store {
         Store {
             path: state_dir.join(format!("state-{server_key}.json")),
             lock_path: state_dir.join(format!("lock-{server_key}")),
+            slots: None,
         }
+    }
+
+    /// The same store, forgetting at load every slot that is not one of `slots` (a slot that
+    /// left the config); the events about it stay.
+    #[must_use]
+    pub fn keeping_slots(mut self, slots: impl IntoIterator<Item = String>) -> Self {
+        self.slots = Some(Arc::new(slots.into_iter().collect()));
+        self
     }
 
     /// Loads the memory. A missing file is an empty memory; an unreadable or corrupt one is
@@ -72,6 +85,9 @@ impl Store {
                 m.version = STATE_VERSION;
                 while m.events.len() > EVENT_LIMIT {
                     m.events.pop_front();
+                }
+                if let Some(keep) = &self.slots {
+                    m.slots.retain(|name, _| keep.contains(name));
                 }
                 (m, warning)
             }

@@ -224,6 +224,8 @@ impl Supervisor {
         let mut lock = None;
         let mut observe_only = false;
         let mut notes: Vec<(EventKind, String)> = Vec::new();
+        // Slots that left the config are forgotten as the memory is loaded (their events stay).
+        let store = store.map(|st| st.keeping_slots(layout.slots.iter().map(|s| s.name.clone())));
         if let Some(st) = &store {
             let (m, warning) = st.load();
             memory = m;

@@ -1191,6 +1191,40 @@ fn symlinks_planted_in_the_state_dir_are_never_followed() {
 }
 
 #[test]
+fn slots_that_left_the_config_are_forgotten_and_their_events_kept() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(
+        "poll_interval: 300ms\npools:\n  - name: s\n    prefix: \"s-\"\n    max: 5\n    restart: always\n",
+    );
+    let slots: serde_json::Map<String, Value> = (0..3000)
+        .map(|i| (format!("s-{i}"), serde_json::json!({"restarts": 1})))
+        .collect();
+    let memory = serde_json::json!({
+        "version": 1,
+        "slots": slots,
+        "events": [{"at": 1, "kind": "created", "name": "s-2999", "text": "created long ago"}],
+    });
+    std::fs::create_dir_all(home.state_dir()).unwrap();
+    std::fs::write(home.state_path(&server), memory.to_string()).unwrap();
+    let mut d = Daemon::start(&home, &server, &config);
+    wait_logged(&home, "the state file holds the 5 slots, all up", || {
+        let state = home.state(&server);
+        state["slots"]
+            .as_object()
+            .is_some_and(|s| s.len() == 5 && s.values().all(|m| m["last_state"] == "idle"))
+    });
+    assert_eq!(d.stop().0, Some(0));
+    assert!(
+        events(&home.state(&server))
+            .iter()
+            .any(|(_, name, text)| name == "s-2999" && text == "created long ago"),
+        "{}",
+        home.state(&server)["events"]
+    );
+}
+
+#[test]
 fn daily_logs_beyond_seven_are_deleted_when_logging_starts() {
     let server = TestServer::new();
     let home = Home::new();

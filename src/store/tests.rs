@@ -1,5 +1,5 @@
 //! Tests of the state file and the lock: round trips, broken files, symlinks planted in the
-//! state dir.
+//! state dir, forgetting slots that left the config.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
@@ -202,6 +202,29 @@ fn a_symlinked_copy_of_a_newer_file_is_not_written_through() {
     target.assert_unchanged();
     assert!(fs::symlink_metadata(&copy).unwrap().is_file());
     assert_eq!(fs::read(&copy).unwrap(), newer);
+}
+
+#[test]
+fn slots_that_left_the_config_are_forgotten_at_load_and_their_events_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path(), "k");
+    let mut m = Memory::default();
+    for i in 0..3000 {
+        m.slot_mut(&format!("s-{i}")).restarts = 1;
+    }
+    m.push(1, EventKind::Created, "s-2999", "created");
+    m.push(2, EventKind::Created, "s-0", "created");
+    store.save(&m).unwrap();
+    let five: Vec<String> = (0..5).map(|i| format!("s-{i}")).collect();
+    let store = store.keeping_slots(five.clone());
+    let (m, warn) = store.load();
+    assert_eq!(warn, None);
+    assert_eq!(m.slots.keys().cloned().collect::<Vec<_>>(), five);
+    assert_eq!(m.events.len(), 2);
+    store.save(&m).unwrap();
+    let saved: serde_json::Value = serde_json::from_slice(&fs::read(&store.path).unwrap()).unwrap();
+    assert_eq!(saved["slots"].as_object().unwrap().len(), 5);
+    assert_eq!(saved["events"][0]["name"], "s-2999");
 }
 
 #[test]

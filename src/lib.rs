@@ -10,6 +10,7 @@ pub mod memory;
 pub mod observe;
 pub mod pool;
 pub mod reconcile;
+pub mod socket;
 pub mod statedir;
 pub mod store;
 pub mod supervisor;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use tmux_supervisor::config::{Config, ConfigError, ConfigSource};
 use tmux_supervisor::logging::{self, LogTarget};
-use tmux_supervisor::memory::{Store, server_key};
+use tmux_supervisor::memory::Store;
 use tmux_supervisor::observe::{observe, remember};
 use tmux_supervisor::pool::Layout;
-use tmux_supervisor::statedir;
 use tmux_supervisor::supervisor::{self, Supervisor};
 use tmux_supervisor::tmux::{Endpoint, Tmux, TmuxCli};
+use tmux_supervisor::{socket, statedir};
 
 /// Exit status for a config or tmux error (nothing was started).
 const EXIT_ERROR: u8 = 2;
@@ -115,11 +115,12 @@ fn server_label(config: &Config) -> String {
     }
 }
 
-/// The state file and lock of the configured server.
+/// The state file and lock of the configured server, named after its real socket path, so
+/// every way of naming one server (`-L`, `-S`, `$TMUX` inside a pane) finds the same ones.
 fn store_for(config: &Config) -> Store {
-    Store::new(
+    Store::for_server(
         &config.state_dir,
-        &server_key(config.socket_name.as_deref(), config.socket_path.as_deref()),
+        &socket::server_socket(config.socket_name.as_deref(), config.socket_path.as_deref()),
     )
 }
 

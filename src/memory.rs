@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::config::BackoffConfig;
-pub use crate::store::{Lock, Store, StoreWarning, server_key};
+pub use crate::store::{Lock, Store, StoreWarning};
 
 /// Wall-clock time in milliseconds since the Unix epoch. Passed in, never read inside logic.
 pub type Millis = i64;

@@ -1,6 +1,6 @@
 //! The state file of one tmux server (atomic writes; corrupt and newer files kept; slots that
 //! left the config forgotten) and its lock, which keeps a second supervisor from reconciling
-//! the same server. Never opened through a symlink.
+//! the same server. Named after the server's real socket path; never opened through a symlink.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -32,13 +32,18 @@ pub struct Lock {
 }
 
 impl Store {
-    /// `server_key` names the tmux server: `default`, `L-NAME` or `S-PATH` (sanitized).
+    /// `server_key` names the tmux server in file names: see [`crate::socket::key`].
     pub fn new(state_dir: &Path, server_key: &str) -> Self {
         Store {
             path: state_dir.join(format!("state-{server_key}.json")),
             lock_path: state_dir.join(format!("lock-{server_key}")),
             slots: None,
         }
+    }
+
+    /// The store of the server whose real socket path is `socket` (however it was named).
+    pub fn for_server(state_dir: &Path, socket: &Path) -> Self {
+        Store::new(state_dir, &crate::socket::key(socket))
     }
 
     /// The same store, forgetting at load every slot that is not one of `slots` (a slot that
@@ -168,28 +173,6 @@ impl Store {
             .parse()
             .ok()
     }
-}
-
-/// A file-name-safe key for a tmux server: `default`, `L-NAME`, or `S-` + the path.
-pub fn server_key(socket_name: Option<&str>, socket_path: Option<&Path>) -> String {
-    let raw = match (socket_name, socket_path) {
-        (Some(n), _) => format!("L-{n}"),
-        (None, Some(p)) => format!("S-{}", p.display()),
-        (None, None) => match std::env::var("TMUX") {
-            // Inside tmux the default server is the one in $TMUX: key it by that socket path.
-            Ok(t) if !t.is_empty() => format!("S-{}", t.split(',').next().unwrap_or_default()),
-            _ => "default".to_string(),
-        },
-    };
-    raw.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

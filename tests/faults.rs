@@ -1300,6 +1300,79 @@ pools:
     assert!(home.state(&a).is_object() && home.state(&b).is_object());
 }
 
+#[test]
+fn one_server_reached_through_tmux_and_by_name_has_one_reconciler_and_one_memory() {
+    let server = TestServer::new();
+    server.new_session("main");
+    let socket = server.socket_path().unwrap();
+    let pid = server_pid(&server).unwrap();
+    let home = Home::new();
+    let config = home.config(
+        "poll_interval: 300ms\nreconcile_interval: 1s\npools:\n  - name: one\n    prefix: \"one-\"\n    max: 1\n    restart: always\n",
+    );
+    // Started in a pane of the server: no -L, $TMUX names the server.
+    let inside_log = home.path().join("inside.log");
+    let mut inside = home.command_without_server(&config, &inside_log);
+    inside.env("TMUX", format!("{},{pid},0", socket.display()));
+    let mut inside = Daemon::spawn(inside);
+    wait_logged(&home, "the daemon inside created one-0", || {
+        sorted(server.session_names()) == ["main", "one-0"]
+    });
+    // Started outside with -L NAME: the same server, so it only observes.
+    let mut outside = Daemon::start(&home, &server, &config);
+    wait_logged(&home, "the daemon outside says it only observes", || {
+        home.log_text().contains("observe-only")
+    });
+    server.tmux_ok(&["kill-session", "-t", "=one-0:"]);
+    wait_logged(&home, "one-0 is back and its restart counted", || {
+        sorted(server.session_names()) == ["main", "one-0"]
+            && home.state(&server)["slots"]["one-0"]["restarts"] == 1
+    });
+    // check, by -L, reads the memory the daemon inside writes.
+    let (_, json) = home.check_json(&server, &config);
+    assert_eq!(slot(&json, "one-0")["restarts"], 1, "{json}");
+    let (ci, ei) = inside.stop();
+    let (co, eo) = outside.stop();
+    assert_eq!((ci, co), (Some(0), Some(0)), "{ei}\n{eo}");
+    assert!(!ei.contains("observe-only"), "{ei}");
+    assert!(eo.contains("observe-only"), "{eo}");
+    let log = home.log_text();
+    for kind in ["created", "restarted", "recovered"] {
+        assert!(
+            !log.contains(&format!("event=\"{kind}\"")),
+            "the daemon outside acted:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn sockets_named_a_dot_b_and_a_underscore_b_are_two_servers_each_with_its_pool() {
+    let base = TestServer::new();
+    let dot = TestServer::with_socket(format!("{}.b", base.socket));
+    let under = TestServer::with_socket(format!("{}_b", base.socket));
+    let home = Home::new();
+    let config = home.config(
+        "poll_interval: 300ms\nreconcile_interval: 1s\npools:\n  - name: two\n    prefix: \"two-\"\n    max: 2\n    restart: always\n",
+    );
+    let mut dd = Daemon::start(&home, &dot, &config);
+    let mut du = Daemon::start(&home, &under, &config);
+    wait_logged(&home, "the pool on a.b", || {
+        sorted(dot.session_names()) == ["two-0", "two-1"]
+    });
+    wait_logged(&home, "the pool on a_b", || {
+        sorted(under.session_names()) == ["two-0", "two-1"]
+    });
+    let (cd, ed) = dd.stop();
+    let (cu, eu) = du.stop();
+    assert_eq!((cd, cu), (Some(0), Some(0)), "{ed}\n{eu}");
+    assert!(
+        !ed.contains("observe-only") && !eu.contains("observe-only"),
+        "{ed}\n{eu}"
+    );
+    assert_ne!(home.state_path(&dot), home.state_path(&under));
+    assert!(home.state(&dot).is_object() && home.state(&under).is_object());
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. A thousand sessions
 

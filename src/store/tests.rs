@@ -226,12 +226,3 @@ fn slots_that_left_the_config_are_forgotten_at_load_and_their_events_stay() {
     assert_eq!(saved["slots"].as_object().unwrap().len(), 5);
     assert_eq!(saved["events"][0]["name"], "s-2999");
 }
-
-#[test]
-fn server_keys_are_file_safe() {
-    assert_eq!(server_key(Some("a b/c"), None), "L-a_b_c");
-    assert_eq!(
-        server_key(None, Some(Path::new("/tmp/x.sock"))),
-        "S-_tmp_x_sock"
-    );
-}

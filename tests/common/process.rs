@@ -44,11 +44,12 @@ impl Home {
         std::fs::read_to_string(self.log()).unwrap_or_default()
     }
 
-    /// The state file and lock of the server in the default state dir.
+    /// The state file and lock of the server in the default state dir, named after its real
+    /// socket path.
     pub fn store(&self, server: &TestServer) -> tmux_supervisor::memory::Store {
-        tmux_supervisor::memory::Store::new(
+        tmux_supervisor::memory::Store::for_server(
             &self.state_dir(),
-            &tmux_supervisor::memory::server_key(Some(&server.socket), None),
+            &tmux_supervisor::socket::server_socket(Some(&server.socket), None),
         )
     }
 
@@ -72,8 +73,16 @@ impl Home {
 
     /// The same, with the log in `log`.
     pub fn command_logging_to(&self, server: &TestServer, config: &Path, log: &Path) -> Command {
+        let mut c = self.command_without_server(config, log);
+        c.args(["-L", &server.socket]);
+        c
+    }
+
+    /// The binary with this home's environment and no `-L`/`-S` (nor `TMUX`): it talks to the
+    /// default server unless the caller says otherwise.
+    pub fn command_without_server(&self, config: &Path, log: &Path) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tmux-supervisor"));
-        c.args(["-L", &server.socket, "-c"])
+        c.arg("-c")
             .arg(config)
             .arg("--log-file")
             .arg(log)

@@ -1160,6 +1160,10 @@ fn symlinks_planted_in_the_state_dir_are_never_followed() {
         "{stderr}"
     );
     assert!(stderr.contains("a copy is kept"), "{stderr}");
+    assert!(
+        stderr.contains("daemon started"),
+        "it does not log to stderr: {stderr}"
+    );
     unchanged();
     assert!(std::fs::symlink_metadata(&copy).unwrap().is_file());
     assert_eq!(std::fs::read(&copy).unwrap(), newer);

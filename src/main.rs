@@ -8,11 +8,12 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use tmux_supervisor::config::{Config, ConfigError, ConfigSource};
 use tmux_supervisor::logging::{self, LogTarget};
-use tmux_supervisor::memory::{Store, server_key};
+use tmux_supervisor::memory::Store;
 use tmux_supervisor::observe::{observe, remember};
 use tmux_supervisor::pool::Layout;
 use tmux_supervisor::supervisor::{self, Supervisor};
 use tmux_supervisor::tmux::{Endpoint, Tmux, TmuxCli};
+use tmux_supervisor::{socket, statedir};
 
 /// Exit status for a config or tmux error (nothing was started).
 const EXIT_ERROR: u8 = 2;
@@ -114,12 +115,23 @@ fn server_label(config: &Config) -> String {
     }
 }
 
-/// The state file and lock of the configured server.
+/// The state file and lock of the configured server, named after its real socket path, so
+/// every way of naming one server (`-L`, `-S`, `$TMUX` inside a pane) finds the same ones.
 fn store_for(config: &Config) -> Store {
-    Store::new(
+    Store::for_server(
         &config.state_dir,
-        &server_key(config.socket_name.as_deref(), config.socket_path.as_deref()),
+        &socket::server_socket(config.socket_name.as_deref(), config.socket_path.as_deref()),
     )
+}
+
+/// The state dir for `daemon` and the UI: created private if missing; one that others could
+/// write to (or that is not the user's) is refused, since its lock and memory cannot be
+/// trusted: the message says how to fix it, and nothing starts.
+fn trusted_state_dir(config: &Config) -> Result<(), ExitCode> {
+    statedir::prepare(&config.state_dir).map_err(|refused| {
+        eprintln!("tmux-supervisor: {refused}");
+        ExitCode::from(EXIT_ERROR)
+    })
 }
 
 /// `check`: one poll and the audit.
@@ -131,6 +143,13 @@ fn check(config: &Config, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    // A state dir others can write to is read all the same (check acts on nothing), with a
+    // warning.
+    if let Err(refused) = statedir::check(&config.state_dir) {
+        eprintln!(
+            "tmux-supervisor: warning: {refused} (check only reads it; daemon and the UI refuse to start)"
+        );
+    }
     // The remembered failures, counters and panes, read only: check changes nothing.
     let mut memory = store_for(config).peek();
     for m in memory.slots.values_mut() {
@@ -211,17 +230,6 @@ fn start_logging(
     stderr_fallback: bool,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let target = log_target(config, cli);
-    // The daily log lives in the state dir: create it private (as the state file's own
-    // writer would), or logging creates it world-readable first. Failures show below.
-    if let LogTarget::Daily(dir) = &target
-        && !dir.exists()
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        let _ = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir);
-    }
     match logging::init(&target, cli.verbose) {
         Ok(g) => Some(g),
         Err(e) => {
@@ -271,12 +279,20 @@ fn start(
 
 /// `daemon`: poll + reconcile + log until SIGTERM, SIGINT or SIGHUP.
 fn daemon(config: Config, cli: &Cli) -> ExitCode {
+    if let Err(code) = trusted_state_dir(&config) {
+        return code;
+    }
     let guard = start_logging(&config, cli, true);
     let (tmux, rt, sup) = match start(config, cli) {
         Ok(parts) => parts,
         Err(code) => return code,
     };
-    if sup.mode.observe_only {
+    // Observe-only because another supervisor holds the lock (not because the lock file is a
+    // symlink: that error is printed below).
+    let lock_refused = sup.store().is_some_and(|s| {
+        std::fs::symlink_metadata(&s.lock_path).is_ok_and(|m| !m.file_type().is_file())
+    });
+    if sup.mode.observe_only && !lock_refused {
         eprintln!(
             "tmux-supervisor: another supervisor is reconciling this tmux server; running observe-only"
         );
@@ -300,6 +316,9 @@ fn ui(config: Config, cli: &Cli) -> ExitCode {
             "tmux-supervisor: the UI needs a terminal; use `tmux-supervisor daemon` or `check` without one"
         );
         return ExitCode::from(EXIT_ERROR);
+    }
+    if let Err(code) = trusted_state_dir(&config) {
+        return code;
     }
     let guard = start_logging(&config, cli, false);
     let (tmux, rt, sup) = match start(config, cli) {

@@ -1,16 +1,12 @@
 //! What the supervisor remembers between polls and across restarts: per-slot restart counters,
-//! backoff, failed marks and recent events, persisted atomically as JSON; and the lock that
-//! keeps a second supervisor from reconciling the same tmux server.
+//! backoff, failed marks and recent events (persisted by [`crate::store`]).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::BackoffConfig;
+pub use crate::store::{Lock, Store, StoreWarning};
 
 /// Wall-clock time in milliseconds since the Unix epoch. Passed in, never read inside logic.
 pub type Millis = i64;
@@ -209,206 +205,10 @@ pub fn backoff_delay(n: u32, cfg: &BackoffConfig) -> Millis {
     initial.saturating_mul(1_i64 << shift).min(max)
 }
 
-/// The state file and lock of one tmux server, in the state dir.
-#[derive(Debug, Clone)]
-pub struct Store {
-    pub path: PathBuf,
-    pub lock_path: PathBuf,
-}
-
-/// A problem with the state file that did not stop the supervisor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreWarning(pub String);
-
-/// Holds the per-server lock while alive.
-#[derive(Debug)]
-pub struct Lock {
-    _file: File,
-}
-
-impl Store {
-    /// `server_key` names the tmux server: `default`, `L-NAME` or `S-PATH` (sanitized).
-    pub fn new(state_dir: &Path, server_key: &str) -> Self {
-        Store {
-            path: state_dir.join(format!("state-{server_key}.json")),
-            lock_path: state_dir.join(format!("lock-{server_key}")),
-        }
-    }
-
-    /// Loads the memory. A missing file is an empty memory; an unreadable or corrupt one is
-    /// moved aside (never deleted) and an empty memory is used, with a warning.
-    pub fn load(&self) -> (Memory, Option<StoreWarning>) {
-        let text = match fs::read(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Memory::default(), None),
-            Err(e) => {
-                return (
-                    Memory::default(),
-                    Some(StoreWarning(format!(
-                        "cannot read the state file {}: {e}; starting with empty memory",
-                        self.path.display()
-                    ))),
-                );
-            }
-        };
-        match serde_json::from_slice::<Memory>(&text) {
-            Ok(mut m) => {
-                let warning = (m.version > STATE_VERSION).then(|| {
-                    // Keep the newer file as it was: the next save drops what this build
-                    // does not know.
-                    let backup = self.path.with_extension(format!("json.v{}", m.version));
-                    let kept = match fs::write(&backup, &text) {
-                        Ok(()) => format!("a copy is kept as {}", backup.display()),
-                        Err(e) => format!("no copy could be kept ({e})"),
-                    };
-                    StoreWarning(format!(
-                        "the state file {} was written by a newer tmux-supervisor (layout {}, this one writes {}); fields it does not know are dropped on the next save; {kept}",
-                        self.path.display(),
-                        m.version,
-                        STATE_VERSION
-                    ))
-                });
-                m.loaded_version = m.version;
-                m.version = STATE_VERSION;
-                while m.events.len() > EVENT_LIMIT {
-                    m.events.pop_front();
-                }
-                (m, warning)
-            }
-            Err(e) => {
-                let aside = self.path.with_extension(format!(
-                    "json.corrupt-{}",
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs())
-                ));
-                let moved = fs::rename(&self.path, &aside);
-                let what = match moved {
-                    Ok(()) => format!("moved aside to {}", aside.display()),
-                    Err(re) => format!("could not move it aside ({re})"),
-                };
-                (
-                    Memory::default(),
-                    Some(StoreWarning(format!(
-                        "the state file {} is corrupt ({e}); {what}; starting with empty memory",
-                        self.path.display()
-                    ))),
-                )
-            }
-        }
-    }
-
-    /// Reads the memory without changing anything on disk (for `check`): a missing or
-    /// unreadable file is an empty memory.
-    pub fn peek(&self) -> Memory {
-        fs::read(&self.path)
-            .ok()
-            .and_then(|t| serde_json::from_slice(&t).ok())
-            .unwrap_or_default()
-    }
-
-    /// Writes the memory atomically: a temp file (mode 0600) in the same dir, then a rename.
-    pub fn save(&self, memory: &Memory) -> std::io::Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        create_private_dir(dir)?;
-        let mut m = memory.clone();
-        m.version = STATE_VERSION;
-        let body = serde_json::to_vec_pretty(&m).map_err(std::io::Error::other)?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            self.path
-                .file_name()
-                .map_or_else(|| "state".into(), |n| n.to_string_lossy()),
-            std::process::id()
-        ));
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&body)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
-    }
-
-    /// Takes the per-server lock: `Ok(None)` when another supervisor holds it.
-    pub fn lock(&self) -> std::io::Result<Option<Lock>> {
-        if let Some(dir) = self.lock_path.parent() {
-            create_private_dir(dir)?;
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&self.lock_path)?;
-        match file.try_lock() {
-            Ok(()) => {
-                let _ = file.set_len(0);
-                let _ = writeln!(file, "{}", std::process::id());
-                Ok(Some(Lock { _file: file }))
-            }
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(e),
-        }
-    }
-
-    /// The pid written by the holder of the lock, if readable.
-    pub fn lock_holder(&self) -> Option<u32> {
-        fs::read_to_string(&self.lock_path)
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-/// A file-name-safe key for a tmux server: `default`, `L-NAME`, or `S-` + the path.
-pub fn server_key(socket_name: Option<&str>, socket_path: Option<&Path>) -> String {
-    let raw = match (socket_name, socket_path) {
-        (Some(n), _) => format!("L-{n}"),
-        (None, Some(p)) => format!("S-{}", p.display()),
-        (None, None) => match std::env::var("TMUX") {
-            // Inside tmux the default server is the one in $TMUX: key it by that socket path.
-            Ok(t) if !t.is_empty() => format!("S-{}", t.split(',').next().unwrap_or_default()),
-            _ => "default".to_string(),
-        },
-    };
-    raw.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use std::os::unix::fs::PermissionsExt as _;
     use std::time::Duration;
 
     fn cfg() -> BackoffConfig {
@@ -444,67 +244,6 @@ mod tests {
     }
 
     #[test]
-    fn save_then_load_round_trips_with_mode_0600() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(&dir.path().join("state"), "L-test");
-        let mut m = Memory::default();
-        m.slot_mut("ccl-auto-11").restarts = 3;
-        m.push(5, EventKind::Created, "ccl-auto-11", "created");
-        store.save(&m).unwrap();
-        let mode = fs::metadata(&store.path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let (back, warn) = store.load();
-        assert_eq!(warn, None);
-        assert_eq!(back.slot("ccl-auto-11").unwrap().restarts, 3);
-        assert_eq!(back.events.len(), 1);
-    }
-
-    #[test]
-    fn corrupt_file_is_moved_aside() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), "default");
-        fs::write(&store.path, b"{\"slots\": {\"x\": ").unwrap();
-        let (m, warn) = store.load();
-        assert_eq!(m, Memory::default());
-        assert!(warn.unwrap().0.contains("corrupt"));
-        assert!(!store.path.exists());
-        let aside: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains("corrupt"))
-            .collect();
-        assert_eq!(aside.len(), 1);
-    }
-
-    #[test]
-    fn newer_file_with_unknown_fields_loads_with_a_warning() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), "default");
-        fs::write(
-            &store.path,
-            br#"{"version": 9, "future": true, "slots": {"a": {"restarts": 2, "shiny": 1}}}"#,
-        )
-        .unwrap();
-        let (m, warn) = store.load();
-        assert_eq!(m.slot("a").unwrap().restarts, 2);
-        assert!(warn.unwrap().0.contains("newer"));
-        let copy = fs::read_to_string(dir.path().join("state-default.json.v9")).unwrap();
-        assert!(copy.contains("shiny"), "{copy}");
-    }
-
-    #[test]
-    fn second_lock_on_the_same_server_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = Store::new(dir.path(), "L-one");
-        let first = a.lock().unwrap();
-        assert!(first.is_some());
-        assert!(a.lock().unwrap().is_none());
-        assert!(Store::new(dir.path(), "L-two").lock().unwrap().is_some());
-        drop(first);
-        assert!(a.lock().unwrap().is_some());
-    }
-
-    #[test]
     fn events_are_capped() {
         let mut m = Memory::default();
         for i in 0..(EVENT_LIMIT as i64 + 50) {
@@ -512,14 +251,5 @@ mod tests {
         }
         assert_eq!(m.events.len(), EVENT_LIMIT);
         assert_eq!(m.events.front().unwrap().at, 50);
-    }
-
-    #[test]
-    fn server_keys_are_file_safe() {
-        assert_eq!(server_key(Some("a b/c"), None), "L-a_b_c");
-        assert_eq!(
-            server_key(None, Some(Path::new("/tmp/x.sock"))),
-            "S-_tmp_x_sock"
-        );
     }
 }

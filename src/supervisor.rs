@@ -251,6 +251,8 @@ impl Supervisor {
         let mut lock = None;
         let mut observe_only = false;
         let mut notes: Vec<(EventKind, String)> = Vec::new();
+        // Slots that left the config are forgotten as the memory is loaded (their events stay).
+        let store = store.map(|st| st.keeping_slots(layout.slots.iter().map(|s| s.name.clone())));
         if let Some(st) = &store {
             let (m, warning) = st.load();
             memory = m;
@@ -269,6 +271,18 @@ impl Supervisor {
                         EventKind::Info,
                         format!(
                             "another supervisor{who} is reconciling this tmux server; observe-only"
+                        ),
+                    ));
+                }
+                // A symlink (or a FIFO) where the lock should be is not a lock anyone can
+                // trust: observe only, until it is removed and the lock can be taken.
+                Err(e) if crate::statedir::is_not_followed(&e) => {
+                    observe_only = true;
+                    notes.push((
+                        EventKind::Error,
+                        format!(
+                            "cannot take the lock {}: {e}; observe-only until it can be taken",
+                            st.lock_path.display()
                         ),
                     ));
                 }

@@ -323,9 +323,7 @@ backoff:
     d.stop();
 
     // Corrupt the file: the daemon moves it aside, says so, and supervises on.
-    let state_file = home
-        .state_dir()
-        .join(format!("state-L-{}.json", server.socket.replace('.', "_")));
+    let state_file = home.state_path(&server);
     std::fs::write(&state_file, b"{\"slots\": {\"crash-0\": {\"restarts\": ").unwrap();
     let mut d = Daemon::start(&home, &server, &config);
     server.wait_until(

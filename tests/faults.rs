@@ -896,7 +896,11 @@ pools:
         let (code, stderr) = d.stop();
         assert_eq!(code, Some(0), "{what}: {stderr}");
         assert!(stderr.contains(says), "{what}: {stderr}");
-        assert_eq!(home.state(&server)["version"], 2, "{what}");
+        assert_eq!(
+            home.state(&server)["version"],
+            tmux_supervisor::memory::STATE_VERSION,
+            "{what}"
+        );
         let aside: Vec<PathBuf> = std::fs::read_dir(home.state_dir())
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -931,6 +935,250 @@ pools:
         path.join("in-the-way").is_dir(),
         "the directory was removed"
     );
+}
+
+/// A pool of one slot, `st-0`, kept alive and polled fast.
+const ONE_SLOT: &str = r#"
+poll_interval: 300ms
+reconcile_interval: 1s
+pools:
+  - name: st
+    prefix: "st-"
+    max: 1
+    restart: always
+"#;
+
+/// The binary on `server` with the log in the state dir (no `--log-file`).
+fn command_with_daily_log(home: &Home, server: &TestServer, config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tmux-supervisor"));
+    c.args(["-L", &server.socket, "-c"])
+        .arg(config)
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .env_remove("TMUX_SUPERVISOR_CONFIG")
+        .env("HOME", home.path())
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .stdin(Stdio::null());
+    c
+}
+
+/// The UTC date `days` from now, as the daily log names it (`date -u +%F`).
+fn utc_date(days: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let out = Command::new("date")
+        .arg("-u")
+        .arg(format!("--date=@{}", now + days * 86_400))
+        .arg("+%F")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The names of the daily log files in `dir`, sorted.
+fn daily_logs(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("tmux-supervisor.log."))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_state_dir_others_can_write_to_is_refused_and_check_reads_it_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(ONE_SLOT);
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut d = Daemon::start(&home, &server, &config);
+    wait_logged(&home, "the daemon exits", || !d.alive());
+    let (code, stderr) = d.stop();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("writable by group or others (mode 0777)")
+            && stderr.contains(&format!("`chmod 700 {}`", dir.display())),
+        "{stderr}"
+    );
+    assert!(server.session_names().is_empty(), "it acted");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "it wrote in the state dir"
+    );
+
+    // check acts on nothing: it reads on and warns.
+    let out = home
+        .command(&server, &config)
+        .args(["check", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(slot(&json, "st-0")["state"], "missing");
+    assert!(
+        stderr_of(&out).contains("warning: the state dir") && stderr_of(&out).contains("chmod 700"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Private again, but someone else's (only root can give a dir away).
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if std::os::unix::fs::chown(&dir, Some(65_534), None).is_ok() {
+        let mut d = Daemon::start(&home, &server, &config);
+        wait_logged(&home, "the daemon exits", || !d.alive());
+        let (code, stderr) = d.stop();
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("belongs to uid 65534"), "{stderr}");
+    } else {
+        eprintln!("not root: the owner check is left to the unit tests");
+    }
+}
+
+#[test]
+fn symlinks_planted_in_the_state_dir_are_never_followed() {
+    use std::os::unix::fs::symlink;
+    let server = TestServer::new();
+    let home = Home::new();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("precious");
+    std::fs::write(&target, "precious\n").unwrap();
+    let unchanged = || assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    let config = home.config(ONE_SLOT);
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = home.store(&server);
+    // Today's and tomorrow's daily log, and the copy a newer state file is kept as.
+    for day in [0, 1] {
+        symlink(
+            &target,
+            dir.join(format!("tmux-supervisor.log.{}", utc_date(day))),
+        )
+        .unwrap();
+    }
+    let newer = br#"{"version": 7, "slots": {"st-0": {"restarts": 2}}, "events": []}"#;
+    std::fs::write(&store.path, newer).unwrap();
+    let copy = store.path.with_extension("json.v7");
+    symlink(&target, &copy).unwrap();
+
+    let mut d = Daemon::spawn(command_with_daily_log(&home, &server, &config));
+    wait_logged(&home, "st-0 is up and the state file rewritten", || {
+        server.session_names() == ["st-0"]
+            && home.state(&server)["version"] == tmux_supervisor::memory::STATE_VERSION
+            && home.state(&server)["slots"]["st-0"]["last_state"] == "idle"
+    });
+    let (code, stderr) = d.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the log") && stderr.contains("symbolic link"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("a copy is kept"), "{stderr}");
+    assert!(
+        stderr.contains("daemon started"),
+        "it does not log to stderr: {stderr}"
+    );
+    unchanged();
+    assert!(std::fs::symlink_metadata(&copy).unwrap().is_file());
+    assert_eq!(std::fs::read(&copy).unwrap(), newer);
+
+    // A symlink for the lock: observe only, and say why, until it is gone.
+    server.tmux_ok(&["kill-session", "-t", "=st-0:"]);
+    std::fs::remove_file(&store.lock_path).unwrap();
+    symlink(&target, &store.lock_path).unwrap();
+    let mut d = Daemon::start(&home, &server, &config);
+    wait_logged(&home, "it says why it only observes", || {
+        home.log_text()
+            .contains("observe-only until it can be taken")
+    });
+    unchanged();
+    std::fs::remove_file(&store.lock_path).unwrap();
+    wait_logged(&home, "it takes the lock and st-0 is back", || {
+        server.session_names() == ["st-0"]
+    });
+    let (code, stderr) = d.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert!(!stderr.contains("another supervisor"), "{stderr}");
+    unchanged();
+    assert!(
+        std::fs::symlink_metadata(&store.lock_path)
+            .unwrap()
+            .is_file()
+    );
+}
+
+#[test]
+fn slots_that_left_the_config_are_forgotten_and_their_events_kept() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(
+        "poll_interval: 300ms\npools:\n  - name: s\n    prefix: \"s-\"\n    max: 5\n    restart: always\n",
+    );
+    let slots: serde_json::Map<String, Value> = (0..3000)
+        .map(|i| (format!("s-{i}"), serde_json::json!({"restarts": 1})))
+        .collect();
+    let memory = serde_json::json!({
+        "version": 1,
+        "slots": slots,
+        "events": [{"at": 1, "kind": "created", "name": "s-2999", "text": "created long ago"}],
+    });
+    std::fs::create_dir_all(home.state_dir()).unwrap();
+    std::fs::write(home.state_path(&server), memory.to_string()).unwrap();
+    let mut d = Daemon::start(&home, &server, &config);
+    wait_logged(&home, "the state file holds the 5 slots, all up", || {
+        let state = home.state(&server);
+        state["slots"]
+            .as_object()
+            .is_some_and(|s| s.len() == 5 && s.values().all(|m| m["last_state"] == "idle"))
+    });
+    assert_eq!(d.stop().0, Some(0));
+    assert!(
+        events(&home.state(&server))
+            .iter()
+            .any(|(_, name, text)| name == "s-2999" && text == "created long ago"),
+        "{}",
+        home.state(&server)["events"]
+    );
+}
+
+#[test]
+fn daily_logs_beyond_seven_are_deleted_when_logging_starts() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(ONE_SLOT);
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    for day in 1..=10 {
+        std::fs::write(
+            dir.join(format!("tmux-supervisor.log.2020-01-{day:02}")),
+            "old\n",
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("tmux-supervisor.log.keep-me"), "mine\n").unwrap();
+    let today = format!("tmux-supervisor.log.{}", utc_date(0));
+    let mut d = Daemon::spawn(command_with_daily_log(&home, &server, &config));
+    wait_logged(&home, "seven daily logs, today's written to", || {
+        daily_logs(&dir).len() == 8
+            && std::fs::read_to_string(dir.join(&today)).is_ok_and(|t| !t.is_empty())
+    });
+    assert_eq!(d.stop().0, Some(0));
+    let mut expected: Vec<String> = (5..=10)
+        .map(|day| format!("tmux-supervisor.log.2020-01-{day:02}"))
+        .collect();
+    expected.push("tmux-supervisor.log.keep-me".into());
+    expected.push(today);
+    expected.sort();
+    assert_eq!(daily_logs(&dir), expected);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -976,6 +1224,79 @@ pools:
     assert!(!ea.contains("observe-only") && !eb.contains("observe-only"));
     assert_ne!(home.state_path(&a), home.state_path(&b));
     assert!(home.state(&a).is_object() && home.state(&b).is_object());
+}
+
+#[test]
+fn one_server_reached_through_tmux_and_by_name_has_one_reconciler_and_one_memory() {
+    let server = TestServer::new();
+    server.new_session("main");
+    let socket = server.socket_path().unwrap();
+    let pid = server_pid(&server).unwrap();
+    let home = Home::new();
+    let config = home.config(
+        "poll_interval: 300ms\nreconcile_interval: 1s\npools:\n  - name: one\n    prefix: \"one-\"\n    max: 1\n    restart: always\n",
+    );
+    // Started in a pane of the server: no -L, $TMUX names the server.
+    let inside_log = home.path().join("inside.log");
+    let mut inside = home.command_without_server(&config, &inside_log);
+    inside.env("TMUX", format!("{},{pid},0", socket.display()));
+    let mut inside = Daemon::spawn(inside);
+    wait_logged(&home, "the daemon inside created one-0", || {
+        sorted(server.session_names()) == ["main", "one-0"]
+    });
+    // Started outside with -L NAME: the same server, so it only observes.
+    let mut outside = Daemon::start(&home, &server, &config);
+    wait_logged(&home, "the daemon outside says it only observes", || {
+        home.log_text().contains("observe-only")
+    });
+    server.tmux_ok(&["kill-session", "-t", "=one-0:"]);
+    wait_logged(&home, "one-0 is back and its restart counted", || {
+        sorted(server.session_names()) == ["main", "one-0"]
+            && home.state(&server)["slots"]["one-0"]["restarts"] == 1
+    });
+    // check, by -L, reads the memory the daemon inside writes.
+    let (_, json) = home.check_json(&server, &config);
+    assert_eq!(slot(&json, "one-0")["restarts"], 1, "{json}");
+    let (ci, ei) = inside.stop();
+    let (co, eo) = outside.stop();
+    assert_eq!((ci, co), (Some(0), Some(0)), "{ei}\n{eo}");
+    assert!(!ei.contains("observe-only"), "{ei}");
+    assert!(eo.contains("observe-only"), "{eo}");
+    let log = home.log_text();
+    for kind in ["created", "restarted", "recovered"] {
+        assert!(
+            !log.contains(&format!("event=\"{kind}\"")),
+            "the daemon outside acted:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn sockets_named_a_dot_b_and_a_underscore_b_are_two_servers_each_with_its_pool() {
+    let base = TestServer::new();
+    let dot = TestServer::with_socket(format!("{}.b", base.socket));
+    let under = TestServer::with_socket(format!("{}_b", base.socket));
+    let home = Home::new();
+    let config = home.config(
+        "poll_interval: 300ms\nreconcile_interval: 1s\npools:\n  - name: two\n    prefix: \"two-\"\n    max: 2\n    restart: always\n",
+    );
+    let mut dd = Daemon::start(&home, &dot, &config);
+    let mut du = Daemon::start(&home, &under, &config);
+    wait_logged(&home, "the pool on a.b", || {
+        sorted(dot.session_names()) == ["two-0", "two-1"]
+    });
+    wait_logged(&home, "the pool on a_b", || {
+        sorted(under.session_names()) == ["two-0", "two-1"]
+    });
+    let (cd, ed) = dd.stop();
+    let (cu, eu) = du.stop();
+    assert_eq!((cd, cu), (Some(0), Some(0)), "{ed}\n{eu}");
+    assert!(
+        !ed.contains("observe-only") && !eu.contains("observe-only"),
+        "{ed}\n{eu}"
+    );
+    assert_ne!(home.state_path(&dot), home.state_path(&under));
+    assert!(home.state(&dot).is_object() && home.state(&under).is_object());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1065,9 +1386,7 @@ fn state_file_lock_and_state_dir_are_private() {
     d.stop();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&home.state_path(&server)), 0o600);
-    let lock = home
-        .state_dir()
-        .join(format!("lock-L-{}", server.socket.replace('.', "_")));
+    let lock = home.store(&server).lock_path;
     assert_eq!(mode(&lock), 0o600);
     assert_eq!(mode(&home.state_dir()), 0o700);
 

@@ -223,3 +223,51 @@ fn the_ui_outlives_the_server_it_supervises() {
     assert_eq!(exit, "exit=0");
     run.assert_restored(&stty);
 }
+
+#[test]
+fn the_ui_refuses_a_state_dir_others_can_write_to() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = TestServer::new();
+    let target = TestServer::new();
+    let home = Home::new();
+    let config = home.config(CONFIG);
+    let state_dir = home.state_dir();
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let h = home.path().display().to_string();
+    let out = home.path().join("out");
+    let script = format!(
+        "env -u TMUX_SUPERVISOR_CONFIG HOME={h} XDG_STATE_HOME={h}/state {bin} -L {sock} -c {cfg} 2> {h}/err; echo \"exit=$?\" > {out}; sleep 600",
+        bin = env!("CARGO_BIN_EXE_tmux-supervisor"),
+        sock = target.socket,
+        cfg = config.display(),
+        out = out.display(),
+    );
+    server.tmux_ok(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ui",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let deadline = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&out).is_ok_and(|t| t.contains("exit=")) {
+        assert!(Instant::now() < deadline, "the UI did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "exit=2");
+    let err = std::fs::read_to_string(home.path().join("err")).unwrap();
+    assert!(
+        err.contains("writable by group or others")
+            && err.contains(&format!("`chmod 700 {}`", state_dir.display())),
+        "{err}"
+    );
+    assert!(target.session_names().is_empty(), "it acted");
+    assert_eq!(std::fs::read_dir(&state_dir).unwrap().count(), 0);
+}

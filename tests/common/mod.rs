@@ -63,6 +63,14 @@ impl TestServer {
         }
     }
 
+    /// A server on the socket `name` (a test makes it unique, e.g. from [`TestServer::new`]'s).
+    pub fn with_socket(name: String) -> Self {
+        TestServer {
+            home: tempfile::tempdir().expect("temp home"),
+            socket: name,
+        }
+    }
+
     /// `tmux -L SOCKET -f /dev/null ARGS`, without the caller's `TMUX`/`TMUX_PANE`.
     pub fn tmux(&self, args: &[&str]) -> Output {
         Command::new("tmux")

@@ -44,18 +44,23 @@ impl Home {
         std::fs::read_to_string(self.log()).unwrap_or_default()
     }
 
+    /// The state file and lock of the server in the default state dir, named after its real
+    /// socket path.
+    pub fn store(&self, server: &TestServer) -> tmux_supervisor::memory::Store {
+        tmux_supervisor::memory::Store::for_server(
+            &self.state_dir(),
+            &tmux_supervisor::socket::server_socket(Some(&server.socket), None),
+        )
+    }
+
     /// The state file of the server in the default state dir.
     pub fn state_path(&self, server: &TestServer) -> PathBuf {
-        self.state_dir()
-            .join(format!("state-L-{}.json", server.socket.replace('.', "_")))
+        self.store(server).path
     }
 
     /// The persisted memory of the server, as JSON.
     pub fn state(&self, server: &TestServer) -> serde_json::Value {
-        let p = self
-            .state_dir()
-            .join(format!("state-L-{}.json", server.socket.replace('.', "_")));
-        std::fs::read(&p)
+        std::fs::read(self.state_path(server))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or(serde_json::Value::Null)
@@ -68,8 +73,16 @@ impl Home {
 
     /// The same, with the log in `log`.
     pub fn command_logging_to(&self, server: &TestServer, config: &Path, log: &Path) -> Command {
+        let mut c = self.command_without_server(config, log);
+        c.args(["-L", &server.socket]);
+        c
+    }
+
+    /// The binary with this home's environment and no `-L`/`-S` (nor `TMUX`): it talks to the
+    /// default server unless the caller says otherwise.
+    pub fn command_without_server(&self, config: &Path, log: &Path) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tmux-supervisor"));
-        c.args(["-L", &server.socket, "-c"])
+        c.arg("-c")
             .arg(config)
             .arg("--log-file")
             .arg(log)
@@ -136,7 +149,9 @@ impl Daemon {
 
     /// Sends SIGTERM and waits for the exit (up to 10 s); returns the exit code and stderr.
     pub fn stop(&mut self) -> (Option<i32>, String) {
-        signal(self.child.id(), "TERM");
+        if self.alive() {
+            signal(self.child.id(), "TERM");
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {

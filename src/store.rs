@@ -1,0 +1,180 @@
+//! The state file of one tmux server (atomic writes; corrupt and newer files kept; slots that
+//! left the config forgotten) and its lock, which keeps a second supervisor from reconciling
+//! the same server. Named after the server's real socket path; never opened through a symlink.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::memory::{EVENT_LIMIT, Memory, STATE_VERSION};
+use crate::statedir;
+
+/// The state file and lock of one tmux server, in the state dir.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub path: PathBuf,
+    pub lock_path: PathBuf,
+    /// When set, slots not named here are dropped from the memory as it is loaded.
+    slots: Option<Arc<BTreeSet<String>>>,
+}
+
+/// A problem with the state file that did not stop the supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreWarning(pub String);
+
+/// Holds the per-server lock while alive.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+impl Store {
+    /// `server_key` names the tmux server in file names: see [`crate::socket::key`].
+    pub fn new(state_dir: &Path, server_key: &str) -> Self {
+        Store {
+            path: state_dir.join(format!("state-{server_key}.json")),
+            lock_path: state_dir.join(format!("lock-{server_key}")),
+            slots: None,
+        }
+    }
+
+    /// The store of the server whose real socket path is `socket` (however it was named).
+    pub fn for_server(state_dir: &Path, socket: &Path) -> Self {
+        Store::new(state_dir, &crate::socket::key(socket))
+    }
+
+    /// The same store, forgetting at load every slot that is not one of `slots` (a slot that
+    /// left the config); the events about it stay.
+    #[must_use]
+    pub fn keeping_slots(mut self, slots: impl IntoIterator<Item = String>) -> Self {
+        self.slots = Some(Arc::new(slots.into_iter().collect()));
+        self
+    }
+
+    /// Loads the memory. A missing file is an empty memory; an unreadable or corrupt one is
+    /// moved aside (never deleted) and an empty memory is used, with a warning.
+    pub fn load(&self) -> (Memory, Option<StoreWarning>) {
+        let text = match statedir::read(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Memory::default(), None),
+            Err(e) => {
+                return (
+                    Memory::default(),
+                    Some(StoreWarning(format!(
+                        "cannot read the state file {}: {e}; starting with empty memory",
+                        self.path.display()
+                    ))),
+                );
+            }
+        };
+        match serde_json::from_slice::<Memory>(&text) {
+            Ok(mut m) => {
+                let warning = (m.version > STATE_VERSION).then(|| {
+                    // Keep the newer file as it was: the next save drops what this build
+                    // does not know.
+                    let backup = self.path.with_extension(format!("json.v{}", m.version));
+                    let kept = match statedir::write_atomic(&backup, &text) {
+                        Ok(()) => format!("a copy is kept as {}", backup.display()),
+                        Err(e) => format!("no copy could be kept ({e})"),
+                    };
+                    StoreWarning(format!(
+                        "the state file {} was written by a newer tmux-supervisor (layout {}, this one writes {}); fields it does not know are dropped on the next save; {kept}",
+                        self.path.display(),
+                        m.version,
+                        STATE_VERSION
+                    ))
+                });
+                m.loaded_version = m.version;
+                m.version = STATE_VERSION;
+                while m.events.len() > EVENT_LIMIT {
+                    m.events.pop_front();
+                }
+                if let Some(keep) = &self.slots {
+                    m.slots.retain(|name, _| keep.contains(name));
+                }
+                (m, warning)
+            }
+            Err(e) => {
+                let aside = self.path.with_extension(format!(
+                    "json.corrupt-{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                ));
+                let what = match statedir::move_aside(&self.path, &aside) {
+                    Ok(to) => format!("moved aside to {}", to.display()),
+                    Err(re) => format!("could not move it aside ({re})"),
+                };
+                (
+                    Memory::default(),
+                    Some(StoreWarning(format!(
+                        "the state file {} is corrupt ({e}); {what}; starting with empty memory",
+                        self.path.display()
+                    ))),
+                )
+            }
+        }
+    }
+
+    /// Reads the memory without changing anything on disk (for `check`): a missing or
+    /// unreadable file is an empty memory.
+    pub fn peek(&self) -> Memory {
+        statedir::read(&self.path)
+            .ok()
+            .and_then(|t| serde_json::from_slice(&t).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes the memory atomically: a temp file (random name, mode 0600) in the same dir,
+    /// then a rename.
+    pub fn save(&self, memory: &Memory) -> std::io::Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        statedir::create_private(dir)?;
+        let mut m = memory.clone();
+        m.version = STATE_VERSION;
+        let body = serde_json::to_vec_pretty(&m).map_err(std::io::Error::other)?;
+        statedir::write_atomic(&self.path, &body)
+    }
+
+    /// Takes the per-server lock: `Ok(None)` when another supervisor holds it. A lock file
+    /// that is a symlink or not a regular file is an error that [`statedir::is_not_followed`]
+    /// recognises.
+    pub fn lock(&self) -> std::io::Result<Option<Lock>> {
+        if let Some(dir) = self.lock_path.parent() {
+            statedir::create_private(dir)?;
+        }
+        let mut file = statedir::open(
+            &self.lock_path,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600),
+        )?;
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.set_len(0);
+                let _ = writeln!(file, "{}", std::process::id());
+                Ok(Some(Lock { _file: file }))
+            }
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// The pid written by the holder of the lock, if readable.
+    pub fn lock_holder(&self) -> Option<u32> {
+        String::from_utf8(statedir::read(&self.lock_path).ok()?)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -137,6 +137,11 @@ impl App {
         self.polling
     }
 
+    /// Ops are in flight.
+    pub fn executing(&self) -> bool {
+        self.executing > 0
+    }
+
     /// The selected session's row, if it is shown.
     pub fn selected_row(&self, now: Millis) -> Option<SessionRow> {
         let name = self.selected.as_deref()?;

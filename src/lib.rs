@@ -13,5 +13,6 @@ pub mod reconcile;
 pub mod supervisor;
 pub mod terminal;
 pub mod tmux;
+pub mod tmux_process;
 pub mod tui;
 pub mod ui;

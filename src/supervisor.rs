@@ -19,7 +19,8 @@ use crate::observe::{
 };
 use crate::pool::Layout;
 use crate::reconcile::{Op, Plan, plan};
-use crate::tmux::{Created, Launch, Snapshot, Target, Tmux};
+use crate::tmux::{Created, Launch, Snapshot, Target, Tmux, TmuxError};
+use crate::tmux_process::Shutdown;
 
 /// The outcome of a create that found the session already there.
 const ALREADY_EXISTED: &str = "it already existed: someone else created it";
@@ -127,26 +128,31 @@ pub struct OpResult {
     pub outcome: Result<String, String>,
 }
 
-/// Runs op jobs one after the other against tmux.
+/// Runs op jobs one after the other against tmux. Once tmux says the supervisor is stopping,
+/// the jobs still queued are not run: they come back as not run.
 pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
+    let mut stopping = false;
     jobs.into_iter()
         .map(|job| {
+            if stopping {
+                let outcome = Err(TmuxError::Stopped.to_string());
+                return OpResult { job, outcome };
+            }
             let outcome = match &job.kind {
-                OpKind::Create(launch) => match tmux.create(launch) {
-                    Ok(Created::New { session_id, .. }) => Ok(session_id),
-                    Ok(Created::AlreadyExists) => Ok(ALREADY_EXISTED.to_string()),
-                    Err(e) => Err(e.to_string()),
-                },
+                OpKind::Create(launch) => tmux.create(launch).map(|c| match c {
+                    Created::New { session_id, .. } => session_id,
+                    Created::AlreadyExists => ALREADY_EXISTED.to_string(),
+                }),
                 OpKind::Respawn { pane_id, launch } => tmux
                     .respawn(pane_id, launch)
-                    .map(|()| format!("pane {pane_id}"))
-                    .map_err(|e| e.to_string()),
-                OpKind::Kill(target) => tmux
-                    .kill(target)
-                    .map(|()| "killed".to_string())
-                    .map_err(|e| e.to_string()),
+                    .map(|()| format!("pane {pane_id}")),
+                OpKind::Kill(target) => tmux.kill(target).map(|()| "killed".to_string()),
             };
-            OpResult { job, outcome }
+            stopping = matches!(outcome, Err(TmuxError::Stopped));
+            OpResult {
+                job,
+                outcome: outcome.map_err(|e| e.to_string()),
+            }
         })
         .collect()
 }
@@ -601,6 +607,23 @@ impl Supervisor {
                 ""
             };
             match (&r.job.kind, r.outcome) {
+                // Dropped because the supervisor is stopping: nothing happened to the slot.
+                (kind, Err(e)) if e == TmuxError::Stopped.to_string() => {
+                    if let Some(m) = self.memory.slots.get_mut(&name) {
+                        m.in_flight = None;
+                    }
+                    let what = match kind {
+                        OpKind::Create(_) => "create",
+                        OpKind::Respawn { .. } => "respawn",
+                        OpKind::Kill(_) => "kill",
+                    };
+                    self.memory.push(
+                        now,
+                        EventKind::Info,
+                        &name,
+                        format!("{what} {name} not done: {e}"),
+                    );
+                }
                 (OpKind::Kill(_), Ok(_)) => {
                     if self.layout.slot(&name).is_some() {
                         self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
@@ -770,12 +793,20 @@ pub fn ticker(period: Duration) -> tokio::time::Interval {
     t
 }
 
+/// How long a stopping supervisor waits for the tmux calls it stopped to come back (they
+/// end at once when the [`Shutdown`] switch is on; this only bounds the wait if one does not).
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
+
 /// The headless loop: poll every `poll_interval`, reconcile every `reconcile_interval` and
 /// right after a poll that shows a supervised slot missing or dead; returns on `shutdown`.
+///
+/// On the way out `stop` is triggered: the tmux call in progress ends at once, queued ops are
+/// dropped (and logged as not run), and the memory is saved.
 pub async fn run_daemon(
     mut sup: Supervisor,
     tmux: Arc<dyn Tmux>,
     shutdown: impl std::future::Future<Output = ()>,
+    stop: Shutdown,
 ) -> Supervisor {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut poll_tick = ticker(sup.config.poll_interval);
@@ -824,6 +855,19 @@ pub async fn run_daemon(
                 }
                 sup.save(now);
             }
+        }
+    }
+    stop.trigger();
+    // The ops in progress come back at once as stopped: fold them in so the memory says so.
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    while polling || executing {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(Work::Executed(r))) => {
+                executing = false;
+                sup.on_executed(r, now_ms());
+            }
+            Ok(Some(Work::Polled(_))) => polling = false,
+            Ok(None) | Err(_) => break,
         }
     }
     sup.save(now_ms());

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::app::{App, Effect, Msg, update};
-use crate::supervisor::{Supervisor, Work, now_ms, spawn_execute, spawn_poll, ticker};
+use crate::supervisor::{STOP_GRACE, Supervisor, Work, now_ms, spawn_execute, spawn_poll, ticker};
 use crate::terminal::{self, Term};
 use crate::tmux::{Endpoint, Target, Tmux, TmuxCli};
 use crate::ui;
@@ -275,9 +275,26 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
     input.stop().await;
     drop(term);
     drop(restore);
+    stop_work(&mut app, &attach.cli, &mut work_rx).await;
     app.sup.save(now_ms());
     tracing::info!("ui stopped");
     result
+}
+
+/// Stops the tmux calls in progress and drops the queued ops; folds in what comes back (within
+/// [`STOP_GRACE`]) so the memory says which ops were not run.
+async fn stop_work(app: &mut App, cli: &TmuxCli, work_rx: &mut mpsc::UnboundedReceiver<Work>) {
+    cli.shutdown().trigger();
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    while app.executing() {
+        match tokio::time::timeout_at(deadline, work_rx.recv()).await {
+            Ok(Some(Work::Executed(r))) => {
+                update(app, Msg::Executed(r), now_ms());
+            }
+            Ok(Some(Work::Polled(_))) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
 }
 
 fn work_msg(w: Work) -> Msg {

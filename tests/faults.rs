@@ -7,11 +7,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::fake_tmux::FakeTmux;
 use common::process::{Daemon, Home, signal};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
@@ -132,97 +132,6 @@ fn wait_logged(home: &Home, what: &str, mut f: impl FnMut() -> bool) {
 
 fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The real tmux binary, found on PATH.
-fn real_tmux() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("tmux"))
-                .find(|f| f.is_file())
-        })
-        .expect("tmux on PATH")
-}
-
-/// `tests/fake-tmux/tmux`, wrapped in a per-test `tmux` script that fixes its mode, version
-/// and argv log (no environment variables to pass around).
-struct FakeTmux {
-    dir: tempfile::TempDir,
-}
-
-impl FakeTmux {
-    fn new(mode: &str) -> Self {
-        Self::with_version(mode, "tmux 3.3a")
-    }
-
-    fn with_version(mode: &str, version: &str) -> Self {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-tmux/tmux");
-        let log = dir.path().join("calls.log");
-        let script = format!(
-            "#!/bin/sh\n\
-             FAKE_TMUX_MODE='{mode}'\n\
-             FAKE_TMUX_VERSION='{version}'\n\
-             FAKE_TMUX_LOG='{}'\n\
-             FAKE_TMUX_REAL='{}'\n\
-             export FAKE_TMUX_MODE FAKE_TMUX_VERSION FAKE_TMUX_LOG FAKE_TMUX_REAL\n\
-             exec '{}' \"$@\"\n",
-            log.display(),
-            real_tmux().display(),
-            fake.display()
-        );
-        let program = dir.path().join("tmux");
-        std::fs::write(&program, script).unwrap();
-        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-        FakeTmux { dir }
-    }
-
-    fn program(&self) -> PathBuf {
-        self.dir.path().join("tmux")
-    }
-
-    /// PATH with this fake first.
-    fn path_env(&self) -> OsString {
-        let rest = std::env::var_os("PATH").unwrap_or_default();
-        std::env::join_paths(
-            std::iter::once(self.dir.path().to_path_buf()).chain(std::env::split_paths(&rest)),
-        )
-        .unwrap()
-    }
-
-    /// The binary pointed at `server` with this fake as its `tmux`.
-    fn command(&self, home: &Home, server: &TestServer, config: &Path) -> Command {
-        let mut c = home.command(server, config);
-        c.env("PATH", self.path_env());
-        c
-    }
-
-    /// Every argv the fake received, in order.
-    fn calls(&self) -> Vec<Vec<String>> {
-        let bytes = std::fs::read(self.dir.path().join("calls.log")).unwrap_or_default();
-        bytes
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                let mut args: Vec<String> = l
-                    .split(|&b| b == 0x1f)
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect();
-                args.pop(); // after the last separator
-                args
-            })
-            .collect()
-    }
-
-    /// Calls whose argv contains `word`.
-    fn calls_with(&self, word: &str) -> usize {
-        self.calls()
-            .iter()
-            .filter(|c| c.iter().any(|a| a == word))
-            .count()
-    }
 }
 
 fn is_id(s: &str, sigil: char) -> bool {

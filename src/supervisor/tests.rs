@@ -115,3 +115,68 @@ fn a_restarted_supervisor_does_not_take_the_old_last_state_for_a_crash() {
         (State::Idle, "shell".to_string())
     );
 }
+
+/// A tmux that says the supervisor is stopping, counting the calls it gets.
+#[derive(Default)]
+struct Stopping {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Stopping {
+    fn call(&self) -> TmuxError {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        TmuxError::Stopped
+    }
+}
+
+impl Tmux for Stopping {
+    fn snapshot(&self) -> Result<Snapshot, TmuxError> {
+        Err(self.call())
+    }
+    fn create(&self, _: &Launch) -> Result<Created, TmuxError> {
+        Err(self.call())
+    }
+    fn respawn(&self, _: &str, _: &Launch) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+    fn kill(&self, _: &Target) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+    fn capture(&self, _: &[String], _: u32) -> Result<HashMap<String, String>, TmuxError> {
+        Err(self.call())
+    }
+    fn switch_client(&self, _: Option<&str>, _: &Target) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+}
+
+#[test]
+fn ops_queued_when_the_supervisor_stops_are_dropped_and_not_counted_as_failures() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::new(cfg, None, NOW);
+    sup.on_poll(polled(Vec::new(), &[]), NOW);
+    let jobs = sup.reconcile(NOW);
+    assert_eq!(jobs.len(), 10, "the whole auto pool is due");
+    let tmux = Stopping::default();
+    let results = execute(&tmux, jobs);
+    assert_eq!(
+        tmux.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "ops were run after tmux said the supervisor is stopping"
+    );
+    assert_eq!(results.len(), 10);
+    sup.on_executed(results, NOW + 10);
+    for i in 11..=20 {
+        let name = format!("ccl-auto-{i}");
+        let m = &sup.memory.slots[&name];
+        assert!(m.in_flight.is_none() && m.failed.is_none(), "{name}: {m:?}");
+        assert!(
+            sup.memory
+                .events
+                .iter()
+                .any(|e| e.text == format!("create {name} not done: the supervisor is stopping")),
+            "{name}: {:?}",
+            sup.memory.events
+        );
+    }
+}

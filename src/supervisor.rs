@@ -193,7 +193,8 @@ pub struct Supervisor {
     pub mode: Mode,
     pub last: Option<Observation>,
     pub last_plan: Plan,
-    /// When the last poll came back, and whether it failed.
+    /// When the last poll that read tmux came back (a failed poll leaves it as it was), and
+    /// why the polls since then failed.
     pub last_poll_at: Option<Millis>,
     pub last_poll_error: Option<String>,
     /// The pane the UI previews, captured by the next polls when it changes.
@@ -333,7 +334,6 @@ impl Supervisor {
     /// Folds a poll in. Returns true when a reconcile should run now (a supervised slot is
     /// missing, dead or failed).
     pub fn on_poll(&mut self, result: PollResult, now: Millis) -> bool {
-        self.last_poll_at = Some(now);
         for w in &result.warnings {
             tracing::warn!("{w}");
         }
@@ -345,6 +345,7 @@ impl Supervisor {
             self.last_poll_error = Some(e);
             return false;
         }
+        self.last_poll_at = Some(now);
         self.last_poll_error = None;
         // A bad line comes back every poll while its cause stays: log it when it appears.
         for line in &result.snapshot.rejected {

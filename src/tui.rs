@@ -127,6 +127,8 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
     let mut sigint = signal(SignalKind::interrupt())?;
     let server = server_label(attach.cli.endpoint());
     let mut app = App::new(sup, server, attach.switch_client);
+    app.started_at = now_ms();
+    app.call_timeout = attach.cli.timeout();
     let test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
     tracing::info!(
         slots = app.sup.layout.slots.len(),

@@ -180,3 +180,19 @@ fn ops_queued_when_the_supervisor_stops_are_dropped_and_not_counted_as_failures(
         );
     }
 }
+
+#[test]
+fn a_failed_poll_leaves_the_age_of_the_last_good_one() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::new(cfg, None, NOW);
+    sup.on_poll(polled(Vec::new(), &[]), NOW);
+    sup.on_poll(
+        PollResult {
+            error: Some("tmux did not answer within 10 s".into()),
+            ..PollResult::default()
+        },
+        NOW + 10_000,
+    );
+    assert_eq!(sup.last_poll_at, Some(NOW));
+    assert!(sup.last_poll_error.is_some());
+}

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod observe;
 pub mod pool;
 pub mod reconcile;
+pub mod status_file;
 pub mod supervisor;
 pub mod terminal;
 pub mod tmux;

@@ -153,6 +153,9 @@ fn check(config: &Config, json: bool) -> ExitCode {
         return ExitCode::from(EXIT_ERROR);
     }
     warn_skipped(&result.snapshot.rejected);
+    for w in &result.warnings {
+        eprintln!("tmux-supervisor: {w}");
+    }
     let now = supervisor::now_ms();
     let mut obs = observe(
         &sup.layout,

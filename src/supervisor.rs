@@ -14,11 +14,10 @@ use tokio::time::MissedTickBehavior;
 
 use crate::config::Config;
 use crate::memory::{Action, EventKind, InFlight, Lock, Memory, Millis, Store};
-use crate::observe::{
-    ExternalStatus, Observation, State, observe, panes_to_capture, parse_external, remember,
-};
+use crate::observe::{ExternalStatus, Observation, State, observe, panes_to_capture, remember};
 use crate::pool::Layout;
 use crate::reconcile::{Op, Plan, plan};
+use crate::status_file;
 use crate::tmux::{Created, Launch, Snapshot, Target, Tmux, TmuxError};
 use crate::tmux_process::Shutdown;
 
@@ -86,17 +85,9 @@ impl PollJob {
             }
         }
         if let Some(path) = &self.status_file {
-            match std::fs::read_to_string(path) {
-                Ok(text) => match parse_external(&text) {
-                    Ok(x) => out.external = x,
-                    Err(e) => out
-                        .warnings
-                        .push(format!("status file {} is not valid: {e}", path.display())),
-                },
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => out
-                    .warnings
-                    .push(format!("cannot read status file {}: {e}", path.display())),
+            match status_file::read(path) {
+                Ok(x) => out.external = x,
+                Err(e) => out.warnings.push(e.to_string()),
             }
         }
         out
@@ -211,6 +202,8 @@ pub struct Supervisor {
     save_error: Option<String>,
     /// Lines of tmux output skipped at the last poll, each logged once while it stays.
     rejected: Vec<String>,
+    /// Problems of the last poll (status file, captures), each said once while it stays.
+    warnings: Vec<String>,
     /// Slot name → polls still to come back before an op tmux reported done counts as
     /// observed, whatever the poll shows (see [`CONFIRM_POLLS`]).
     unconfirmed: HashMap<String, u32>,
@@ -289,6 +282,7 @@ impl Supervisor {
             saved: Vec::new(),
             save_error: None,
             rejected: Vec::new(),
+            warnings: Vec::new(),
             unconfirmed: HashMap::new(),
         }
     }
@@ -334,9 +328,6 @@ impl Supervisor {
     /// Folds a poll in. Returns true when a reconcile should run now (a supervised slot is
     /// missing, dead or failed).
     pub fn on_poll(&mut self, result: PollResult, now: Millis) -> bool {
-        for w in &result.warnings {
-            tracing::warn!("{w}");
-        }
         if let Some(e) = result.error {
             if self.last_poll_error.as_ref() != Some(&e) {
                 self.memory
@@ -347,6 +338,13 @@ impl Supervisor {
         }
         self.last_poll_at = Some(now);
         self.last_poll_error = None;
+        // A problem comes back every poll while its cause stays: say it when it appears.
+        for w in &result.warnings {
+            if !self.warnings.contains(w) {
+                self.memory.push(now, EventKind::Error, "", w.clone());
+            }
+        }
+        self.warnings.clone_from(&result.warnings);
         // A bad line comes back every poll while its cause stays: log it when it appears.
         for line in &result.snapshot.rejected {
             if !self.rejected.contains(line) {

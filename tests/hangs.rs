@@ -1,11 +1,13 @@
 //! Hangs and leaks, against the real binary: a tmux server frozen with SIGSTOP (calls time
 //! out without leaking a thread or a descriptor; SIGTERM in the middle of a pass of creates
-//! ends the daemon at once).
+//! ends the daemon at once), and a status file that is not a regular file (a FIFO, a
+//! directory, a device, a huge file), which must neither block a poll nor flood the log.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::process::Child;
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fake_tmux::FakeTmux;
@@ -29,6 +31,10 @@ pools:
     max: 3
     restart: always
 "#;
+
+fn small_with_status_file(path: &Path) -> String {
+    format!("{SMALL}status_file: \"{}\"\n", path.display())
+}
 
 fn wait_until(home: &Home, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
@@ -87,6 +93,16 @@ fn threads_and_fds(pid: u32) -> (usize, usize) {
         count_entries(&format!("/proc/{pid}/task")),
         count_entries(&format!("/proc/{pid}/fd")),
     )
+}
+
+/// The most memory a process has held (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
 
 /// Waits for `child` to exit (up to `limit`); its exit code and how long it took.
@@ -235,4 +251,135 @@ fn sigterm_during_a_pass_of_creates_on_a_frozen_server_exits_within_one_call_tim
             "no event {text:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A status file that is not a regular file
+
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+#[test]
+fn a_fifo_as_status_file_blocks_neither_the_pool_nor_sigterm() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let fifo = home.path().join("status.fifo");
+    mkfifo(&fifo);
+    let config = home.config(&small_with_status_file(&fifo));
+    let mut daemon = Daemon::start(&home, &server, &config);
+    wait_until(&home, "the pool exists", || has_pool(&server, &SMALL_POOL));
+    wait_until(&home, "the FIFO is named in the log", || {
+        home.log_text()
+            .contains("is a named pipe (FIFO), not a regular file")
+    });
+    let (code, stderr) = daemon.stop();
+    assert_eq!(code, Some(0), "SIGTERM did not end the daemon: {stderr}");
+}
+
+/// Runs `check` and waits for it (killing it after [`PATIENCE`]); (exit code, stderr).
+fn check_returns(home: &Home, server: &TestServer, config: &Path) -> (Option<i32>, String) {
+    let mut child = home
+        .command(server, config)
+        .arg("check")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = exit_within(&mut child, PATIENCE);
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("check did not return within {PATIENCE:?}");
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (exited.and_then(|e| e.0), stderr)
+}
+
+#[test]
+fn check_returns_with_a_fifo_or_a_huge_file_as_status_file() {
+    let server = TestServer::new();
+    server.new_session("ccl-auto-11");
+    let home = Home::new();
+    let fifo = home.path().join("status.fifo");
+    mkfifo(&fifo);
+    let config = home.config(&small_with_status_file(&fifo));
+    let (code, stderr) = check_returns(&home, &server, &config);
+    assert_eq!(code, Some(1), "two slots are missing: {stderr}");
+    assert!(
+        stderr.contains("is a named pipe (FIFO), not a regular file"),
+        "{stderr}"
+    );
+
+    // 2 GiB (sparse: it costs no disk): not read, said to be too big.
+    let huge = home.path().join("status.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let config = home.config(&small_with_status_file(&huge));
+    let (code, stderr) = check_returns(&home, &server, &config);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("is bigger than 1024 KiB"), "{stderr}");
+}
+
+#[test]
+fn dev_zero_as_status_file_is_not_read_and_the_polls_go_on() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(&small_with_status_file(Path::new("/dev/zero")));
+    let fake = FakeTmux::new("passthrough");
+    let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
+    wait_until(&home, "the pool exists", || has_pool(&server, &SMALL_POOL));
+    let polls = fake.calls_with("list-panes");
+    wait_until(&home, "three more polls", || {
+        fake.calls_with("list-panes") >= polls + 3
+    });
+    // Nothing was read: the daemon stayed small (reading /dev/zero grows without end).
+    let peak = peak_rss_kib(daemon.child.id());
+    assert!(peak < 200 * 1024, "the daemon grew to {peak} KiB");
+    let (code, stderr) = daemon.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        home.log_text()
+            .contains("status file /dev/zero is a character device, not a regular file"),
+        "{}",
+        home.log_text()
+    );
+}
+
+#[test]
+fn a_directory_as_status_file_is_said_once_not_every_poll() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let dir = home.path().join("status.d");
+    std::fs::create_dir(&dir).unwrap();
+    let config = home.config(&small_with_status_file(&dir));
+    let fake = FakeTmux::new("passthrough");
+    let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
+    let path = dir.display().to_string();
+    wait_until(&home, "the directory is named in the log", || {
+        home.log_text().contains(&path)
+    });
+    let polls = fake.calls_with("list-panes");
+    wait_until(&home, "five more polls", || {
+        fake.calls_with("list-panes") >= polls + 5
+    });
+    let (code, stderr) = daemon.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    let log = home.log_text();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&path)).collect();
+    assert_eq!(lines.len(), 1, "said more than once:\n{}", lines.join("\n"));
+    assert!(
+        lines[0].contains("is a directory, not a regular file"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(events_with(&home, &server, &path).len(), 1);
 }

@@ -196,3 +196,34 @@ fn a_failed_poll_leaves_the_age_of_the_last_good_one() {
     assert_eq!(sup.last_poll_at, Some(NOW));
     assert!(sup.last_poll_error.is_some());
 }
+
+#[test]
+fn a_poll_problem_is_said_once_while_it_stays() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::new(cfg, None, NOW);
+    let with = |w: &[&str]| PollResult {
+        warnings: w.iter().map(|s| (*s).to_string()).collect(),
+        ..polled(Vec::new(), &[])
+    };
+    let said = |sup: &Supervisor, w: &str| sup.memory.events.iter().filter(|e| e.text == w).count();
+    for t in 0..5 {
+        sup.on_poll(with(&["status file /s is a directory"]), NOW + t);
+    }
+    assert_eq!(said(&sup, "status file /s is a directory"), 1);
+    // A failed poll says nothing about the status file; the problem is still the same after.
+    sup.on_poll(
+        PollResult {
+            error: Some("tmux did not answer within 10 s".into()),
+            ..PollResult::default()
+        },
+        NOW + 10,
+    );
+    sup.on_poll(with(&["status file /s is a directory"]), NOW + 11);
+    assert_eq!(said(&sup, "status file /s is a directory"), 1);
+    // A new problem is said; one that went away and came back is said again.
+    sup.on_poll(with(&["status file /s is too big"]), NOW + 12);
+    sup.on_poll(with(&[]), NOW + 13);
+    sup.on_poll(with(&["status file /s is a directory"]), NOW + 14);
+    assert_eq!(said(&sup, "status file /s is too big"), 1);
+    assert_eq!(said(&sup, "status file /s is a directory"), 2);
+}

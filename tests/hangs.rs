@@ -189,14 +189,12 @@ fn calls_to_a_frozen_server_time_out_without_leaking_threads_or_descriptors() {
         most_threads <= 7,
         "{most_threads} threads after eleven timed-out calls"
     );
+    // Said once, not once per failed poll.
+    let said = "poll failed: tmux did not answer within 1 s";
     wait_until(&home, "the timeout is in the event log", || {
-        !events_with(
-            &home,
-            &server,
-            "poll failed: tmux did not answer within 1 s",
-        )
-        .is_empty()
+        !events_with(&home, &server, said).is_empty()
     });
+    assert_eq!(events_with(&home, &server, said).len(), 1);
 
     // Thawed, the server is read again and the pool is created.
     drop(frozen);

@@ -248,12 +248,11 @@ fn clients(run: &Run) -> String {
         .to_string()
 }
 
-#[test]
-fn sigterm_while_attached_in_the_foreground_ends_the_attach_and_restores_the_terminal() {
+fn signal_while_attached_ends_the_attach_and_restores_the_terminal(sig: &str) {
     let run = attached_in_the_foreground();
-    signal(run.ui_pid(), "TERM");
+    signal(run.ui_pid(), sig);
     let (exit, stty) = run.ended();
-    assert_eq!(exit, "exit=0");
+    assert_eq!(exit, "exit=0", "after SIG{sig}");
     run.assert_restored(&stty);
     assert_eq!(clients(&run), "", "the attach client is still there");
     let state = run.home.state_dir();
@@ -268,7 +267,22 @@ fn sigterm_while_attached_in_the_foreground_ends_the_attach_and_restores_the_ter
     let events = memory["events"].to_string();
     assert!(events.contains("created ccl-auto-13"), "{events}");
     let log = std::fs::read_to_string(run.home.path().join("ui.log")).unwrap();
-    assert!(log.contains("SIGTERM while attached"), "{log}");
+    assert!(log.contains(&format!("SIG{sig} while attached")), "{log}");
+}
+
+#[test]
+fn sigterm_while_attached_in_the_foreground_ends_the_attach_and_restores_the_terminal() {
+    signal_while_attached_ends_the_attach_and_restores_the_terminal("TERM");
+}
+
+#[test]
+fn sighup_while_attached_in_the_foreground_ends_the_attach_and_restores_the_terminal() {
+    signal_while_attached_ends_the_attach_and_restores_the_terminal("HUP");
+}
+
+#[test]
+fn sigint_while_attached_in_the_foreground_ends_the_attach_and_restores_the_terminal() {
+    signal_while_attached_ends_the_attach_and_restores_the_terminal("INT");
 }
 
 /// Sends SIGCONT to a process this test froze, when dropped (declared after the server).

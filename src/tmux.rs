@@ -406,7 +406,7 @@ impl TmuxCli {
             }
             Failure::Spawn(e) | Failure::Io(e) => TmuxError::Io(e),
             Failure::TimedOut => {
-                tracing::warn!(args = %render_args(args), "tmux did not answer in time: killed");
+                tracing::debug!(args = %render_args(args), "tmux did not answer in time: killed");
                 TmuxError::TimedOut {
                     after: self.timeout,
                 }

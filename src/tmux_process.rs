@@ -128,8 +128,7 @@ impl Pipes {
                     Err(rustix::io::Errno::INTR) => continue,
                     Err(e) => return Err(Failure::Io(e.into())),
                 }
-                let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
-                let mut ready = ready.into_iter();
+                let mut ready = fds.iter().map(|f| !f.revents().is_empty());
                 let out_ready = self.stdout.is_some() && ready.next().unwrap_or(false);
                 let err_ready = self.stderr.is_some() && ready.next().unwrap_or(false);
                 (out_ready, err_ready)

@@ -276,8 +276,11 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
                             continue;
                         }
                         Some(w) = work_rx.recv() => work_msg(w),
-                        _ = poll_tick.tick(), if !app.polling() => Msg::PollTick,
-                        _ = reconcile_tick.tick() => Msg::ReconcileTick,
+                        // Once stopping, no new work is started.
+                        _ = poll_tick.tick(), if !app.polling() && end_tx.is_some() => {
+                            Msg::PollTick
+                        }
+                        _ = reconcile_tick.tick(), if end_tx.is_some() => Msg::ReconcileTick,
                     };
                     let now = now_ms();
                     for fx in update(&mut app, msg, now) {

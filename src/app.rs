@@ -70,6 +70,10 @@ pub struct App {
     pub confirm: Option<Confirm>,
     pub status: Option<Status>,
     pub should_quit: bool,
+    /// When the UI started (the age of "never polled").
+    pub started_at: Millis,
+    /// How long one tmux call may take (a poll is overdue only after that).
+    pub call_timeout: std::time::Duration,
     /// A poll is in flight.
     polling: bool,
     /// Op batches in flight (reconcile waits while any is).
@@ -127,6 +131,8 @@ impl App {
             confirm: None,
             status: None,
             should_quit: false,
+            started_at: 0,
+            call_timeout: crate::tmux::DEFAULT_TIMEOUT,
             polling: false,
             executing: 0,
         }
@@ -135,6 +141,19 @@ impl App {
     /// A poll is in flight.
     pub fn polling(&self) -> bool {
         self.polling
+    }
+
+    /// Nothing has been read from tmux for longer than three poll intervals and one call
+    /// timeout: the screen may be out of date (tmux frozen, polls failing).
+    pub fn polls_are_stale(&self, now: Millis) -> bool {
+        let limit = self.sup.config.poll_interval * 3 + self.call_timeout;
+        let since = self.sup.last_poll_at.unwrap_or(self.started_at);
+        now.saturating_sub(since) > limit.as_millis() as Millis
+    }
+
+    /// Ops are in flight.
+    pub fn executing(&self) -> bool {
+        self.executing > 0
     }
 
     /// The selected session's row, if it is shown.

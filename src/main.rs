@@ -92,12 +92,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// Shortens the time one tmux call may take (a duration, `1s`, `500ms`; default 10 s). For
+/// tests that freeze a tmux server; not an operator setting.
+const TMUX_TIMEOUT_ENV: &str = "TMUX_SUPERVISOR_TMUX_TIMEOUT";
+
 /// The tmux client for the configured server, after checking tmux is there and new enough.
 fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
-    let client = TmuxCli::new(Endpoint {
+    let mut client = TmuxCli::new(Endpoint {
         socket_name: config.socket_name.clone(),
         socket_path: config.socket_path.clone(),
     });
+    if let Some(text) = std::env::var_os(TMUX_TIMEOUT_ENV) {
+        match humantime::parse_duration(&text.to_string_lossy()) {
+            Ok(t) if !t.is_zero() => client = client.with_timeout(t),
+            _ => {
+                return Err(format!(
+                    "tmux-supervisor: {TMUX_TIMEOUT_ENV}={} is not a duration like 1s or 500ms",
+                    text.to_string_lossy()
+                ));
+            }
+        }
+    }
     match client.check_version() {
         Ok(_) => Ok(client),
         Err(e) => Err(format!(
@@ -169,6 +184,9 @@ fn check(config: &Config, json: bool) -> ExitCode {
         return ExitCode::from(EXIT_ERROR);
     }
     warn_skipped(&result.snapshot.rejected);
+    for w in &result.warnings {
+        eprintln!("tmux-supervisor: {w}");
+    }
     let now = supervisor::now_ms();
     let mut obs = observe(
         &sup.layout,
@@ -302,8 +320,11 @@ fn daemon(config: Config, cli: &Cli) -> ExitCode {
             eprintln!("tmux-supervisor: {}", e.text);
         }
     }
+    let stop = tmux.shutdown().clone();
     let tmux: Arc<dyn Tmux> = Arc::new(tmux);
-    rt.block_on(supervisor::run_daemon(sup, tmux, shutdown_signal()));
+    rt.block_on(supervisor::run_daemon(sup, tmux, shutdown_signal(), stop));
+    // The tmux calls were stopped; never wait long for a blocking thread.
+    rt.shutdown_timeout(supervisor::STOP_GRACE);
     drop(guard);
     ExitCode::SUCCESS
 }
@@ -328,8 +349,8 @@ fn ui(config: Config, cli: &Cli) -> ExitCode {
     let attach = tmux_supervisor::tui::Attach::detect(&tmux);
     let tmux: Arc<dyn Tmux> = Arc::new(tmux);
     let result = rt.block_on(tmux_supervisor::tui::run(sup, tmux, attach));
-    // Stop the blocking threads (a tmux call may still be running) without waiting long.
-    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    // The tmux calls were stopped; never wait long for a blocking thread.
+    rt.shutdown_timeout(supervisor::STOP_GRACE);
     drop(guard);
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,11 +16,13 @@ use crate::config::Config;
 use crate::memory::{Action, EventKind, InFlight, Lock, Memory, Millis, OwnedPane, Store};
 use crate::observe::{
     ExternalStatus, Observation, State, adopt_panes_of_old_memory, observe, panes_to_capture,
-    parse_external, remember,
+    remember,
 };
 use crate::pool::Layout;
 use crate::reconcile::{Op, Plan, plan};
-use crate::tmux::{Created, Launch, Snapshot, Target, Tmux};
+use crate::status_file;
+use crate::tmux::{Created, Launch, Snapshot, Target, Tmux, TmuxError};
+use crate::tmux_process::Shutdown;
 
 /// The outcome of a create that found the session already there.
 const ALREADY_EXISTED: &str = "it already existed: someone else created it";
@@ -94,17 +96,9 @@ impl PollJob {
             }
         }
         if let Some(path) = &self.status_file {
-            match std::fs::read_to_string(path) {
-                Ok(text) => match parse_external(&text) {
-                    Ok(x) => out.external = x,
-                    Err(e) => out
-                        .warnings
-                        .push(format!("status file {} is not valid: {e}", path.display())),
-                },
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => out
-                    .warnings
-                    .push(format!("cannot read status file {}: {e}", path.display())),
+            match status_file::read(path) {
+                Ok(x) => out.external = x,
+                Err(e) => out.warnings.push(e.to_string()),
             }
         }
         out
@@ -138,40 +132,46 @@ pub struct OpResult {
     pub started: Option<OwnedPane>,
 }
 
-/// Runs op jobs one after the other against tmux.
+/// Runs op jobs one after the other against tmux. Once tmux says the supervisor is stopping,
+/// the jobs still queued are not run: they come back as not run.
 pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
+    let mut stopping = false;
     jobs.into_iter()
         .map(|job| {
+            if stopping {
+                let outcome = Err(TmuxError::Stopped.to_string());
+                return OpResult {
+                    job,
+                    outcome,
+                    started: None,
+                };
+            }
             let mut started = None;
             let outcome = match &job.kind {
-                OpKind::Create(launch) => match tmux.create(launch) {
-                    Ok(Created::New {
+                OpKind::Create(launch) => tmux.create(launch).map(|c| match c {
+                    Created::New {
                         server_pid,
                         session_id,
                         pane_id,
-                    }) => {
+                    } => {
                         started = Some(OwnedPane {
                             server_pid,
                             session_id: session_id.clone(),
                             pane_id,
                         });
-                        Ok(session_id)
+                        session_id
                     }
-                    Ok(Created::AlreadyExists) => Ok(ALREADY_EXISTED.to_string()),
-                    Err(e) => Err(e.to_string()),
-                },
+                    Created::AlreadyExists => ALREADY_EXISTED.to_string(),
+                }),
                 OpKind::Respawn { pane_id, launch } => tmux
                     .respawn(pane_id, launch)
-                    .map(|()| format!("pane {pane_id}"))
-                    .map_err(|e| e.to_string()),
-                OpKind::Kill(target) => tmux
-                    .kill(target)
-                    .map(|()| "killed".to_string())
-                    .map_err(|e| e.to_string()),
+                    .map(|()| format!("pane {pane_id}")),
+                OpKind::Kill(target) => tmux.kill(target).map(|()| "killed".to_string()),
             };
+            stopping = matches!(outcome, Err(TmuxError::Stopped));
             OpResult {
                 job,
-                outcome,
+                outcome: outcome.map_err(|e| e.to_string()),
                 started,
             }
         })
@@ -214,7 +214,8 @@ pub struct Supervisor {
     pub mode: Mode,
     pub last: Option<Observation>,
     pub last_plan: Plan,
-    /// When the last poll came back, and whether it failed.
+    /// When the last poll that read tmux came back (a failed poll leaves it as it was), and
+    /// why the polls since then failed.
     pub last_poll_at: Option<Millis>,
     pub last_poll_error: Option<String>,
     /// The pane the UI previews, captured by the next polls when it changes.
@@ -231,6 +232,8 @@ pub struct Supervisor {
     save_error: Option<String>,
     /// Lines of tmux output skipped at the last poll, each logged once while it stays.
     rejected: Vec<String>,
+    /// Problems of the last poll (status file, captures), each said once while it stays.
+    warnings: Vec<String>,
     /// Slot name → polls still to come back before an op tmux reported done counts as
     /// observed, whatever the poll shows (see [`CONFIRM_POLLS`]).
     unconfirmed: HashMap<String, u32>,
@@ -324,6 +327,7 @@ impl Supervisor {
             saved: Vec::new(),
             save_error: None,
             rejected: Vec::new(),
+            warnings: Vec::new(),
             unconfirmed: HashMap::new(),
         }
     }
@@ -375,10 +379,6 @@ impl Supervisor {
     /// Folds a poll in. Returns true when a reconcile should run now (a supervised slot is
     /// missing, dead or failed).
     pub fn on_poll(&mut self, result: PollResult, now: Millis) -> bool {
-        self.last_poll_at = Some(now);
-        for w in &result.warnings {
-            tracing::warn!("{w}");
-        }
         if let Some(e) = result.error {
             if self.last_poll_error.as_ref() != Some(&e) {
                 self.memory
@@ -387,7 +387,15 @@ impl Supervisor {
             self.last_poll_error = Some(e);
             return false;
         }
+        self.last_poll_at = Some(now);
         self.last_poll_error = None;
+        // A problem comes back every poll while its cause stays: say it when it appears.
+        for w in &result.warnings {
+            if !self.warnings.contains(w) {
+                self.memory.push(now, EventKind::Error, "", w.clone());
+            }
+        }
+        self.warnings.clone_from(&result.warnings);
         // A bad line comes back every poll while its cause stays: log it when it appears.
         for line in &result.snapshot.rejected {
             if !self.rejected.contains(line) {
@@ -664,6 +672,23 @@ impl Supervisor {
                 ""
             };
             match (&r.job.kind, r.outcome) {
+                // Dropped because the supervisor is stopping: nothing happened to the slot.
+                (kind, Err(e)) if e == TmuxError::Stopped.to_string() => {
+                    if let Some(m) = self.memory.slots.get_mut(&name) {
+                        m.in_flight = None;
+                    }
+                    let what = match kind {
+                        OpKind::Create(_) => "create",
+                        OpKind::Respawn { .. } => "respawn",
+                        OpKind::Kill(_) => "kill",
+                    };
+                    self.memory.push(
+                        now,
+                        EventKind::Info,
+                        &name,
+                        format!("{what} {name} not done: {e}"),
+                    );
+                }
                 (OpKind::Kill(_), Ok(_)) => {
                     if self.layout.slot(&name).is_some() {
                         self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
@@ -843,12 +868,20 @@ pub fn ticker(period: Duration) -> tokio::time::Interval {
     t
 }
 
+/// How long a stopping supervisor waits for the tmux calls it stopped to come back (they
+/// end at once when the [`Shutdown`] switch is on; this only bounds the wait if one does not).
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
+
 /// The headless loop: poll every `poll_interval`, reconcile every `reconcile_interval` and
 /// right after a poll that shows a supervised slot missing or dead; returns on `shutdown`.
+///
+/// On the way out `stop` is triggered: the tmux call in progress ends at once, queued ops are
+/// dropped (and logged as not run), and the memory is saved.
 pub async fn run_daemon(
     mut sup: Supervisor,
     tmux: Arc<dyn Tmux>,
     shutdown: impl std::future::Future<Output = ()>,
+    stop: Shutdown,
 ) -> Supervisor {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut poll_tick = ticker(sup.config.poll_interval);
@@ -897,6 +930,19 @@ pub async fn run_daemon(
                 }
                 sup.save(now);
             }
+        }
+    }
+    stop.trigger();
+    // The ops in progress come back at once as stopped: fold them in so the memory says so.
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    while polling || executing {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(Work::Executed(r))) => {
+                executing = false;
+                sup.on_executed(r, now_ms());
+            }
+            Ok(Some(Work::Polled(_))) => polling = false,
+            Ok(None) | Err(_) => break,
         }
     }
     sup.save(now_ms());

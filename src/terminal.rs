@@ -86,6 +86,11 @@ impl Suspended {
         self.resumed = true;
         enter()
     }
+
+    /// The UI is stopping: the terminal stays as it is now, the operator's shell's.
+    pub fn stay_restored(mut self) {
+        self.resumed = true;
+    }
 }
 
 impl Drop for Suspended {

@@ -8,12 +8,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
-use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::tmux_process::{self, Failure, Shutdown};
 
 /// Which tmux server: -L name, -S path, or the default one.
 ///
@@ -359,6 +360,12 @@ pub enum TmuxError {
     Failed { args: String, message: String },
     #[error("tmux: {0}")]
     Io(#[from] std::io::Error),
+    /// The call was killed at its timeout (a frozen or overloaded tmux server).
+    #[error("tmux did not answer within {}", seconds(*after))]
+    TimedOut { after: Duration },
+    /// Not run, or cut short: the supervisor is stopping.
+    #[error("the supervisor is stopping")]
+    Stopped,
     #[error("unexpected tmux output: {0}")]
     BadOutput(String),
     #[error(
@@ -390,6 +397,7 @@ pub struct TmuxCli {
     endpoint: Endpoint,
     config_file: Option<PathBuf>,
     timeout: Duration,
+    shutdown: Shutdown,
 }
 
 /// How long one tmux invocation may take before it is killed.
@@ -403,6 +411,7 @@ impl TmuxCli {
             endpoint,
             config_file: None,
             timeout: DEFAULT_TIMEOUT,
+            shutdown: Shutdown::new(),
         }
     }
 
@@ -424,6 +433,23 @@ impl TmuxCli {
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// Calls end at once, and none is started, once `shutdown` is triggered.
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// The switch that stops this client's calls (shared by its clones).
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    /// How long one tmux invocation may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -488,62 +514,19 @@ impl TmuxCli {
     fn run_raw(&self, args: &[Arg]) -> Result<Output, TmuxError> {
         let mut command = self.command();
         command.args(args.iter().map(Arg::to_os_string));
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
         tracing::trace!(args = %render_args(args), "tmux");
-        let mut child = command.spawn().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
+        tmux_process::run(command, self.timeout, &self.shutdown).map_err(|f| match f {
+            Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 TmuxError::NotFound(self.program.display().to_string())
-            } else {
-                TmuxError::Io(e)
             }
-        })?;
-        let (eof_tx, eof_rx) = std::sync::mpsc::channel();
-        let stdout = child
-            .stdout
-            .take()
-            .map(|p| reader_thread(p, eof_tx.clone()));
-        let stderr = child.stderr.take().map(|p| reader_thread(p, eof_tx));
-        let deadline = Instant::now() + self.timeout;
-        // tmux closes both pipes when it exits: wait for that without polling, so the exit is
-        // seen at once (a sleep-and-poll loop alone added up to 20 ms to every call).
-        let mut open = usize::from(stdout.is_some()) + usize::from(stderr.is_some());
-        while open > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match eof_rx.recv_timeout(left) {
-                Ok(()) => open -= 1,
-                Err(_) => break,
+            Failure::Spawn(e) | Failure::Io(e) => TmuxError::Io(e),
+            Failure::TimedOut => {
+                tracing::debug!(args = %render_args(args), "tmux did not answer in time: killed");
+                TmuxError::TimedOut {
+                    after: self.timeout,
+                }
             }
-        }
-        let mut pause = Duration::from_micros(100);
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                // Best effort: the child may have exited in the meantime.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(TmuxError::Io(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("{} timed out after {:?}", render_args(args), self.timeout),
-                )));
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
-        };
-        let join = |h: Option<std::thread::JoinHandle<std::io::Result<Vec<u8>>>>| match h {
-            Some(h) => h
-                .join()
-                .map_err(|_| std::io::Error::other("tmux output reader panicked"))?,
-            None => Ok(Vec::new()),
-        };
-        Ok(Output {
-            status,
-            stdout: join(stdout)?,
-            stderr: join(stderr)?,
+            Failure::Stopped => TmuxError::Stopped,
         })
     }
 
@@ -566,17 +549,15 @@ impl TmuxCli {
     }
 }
 
-/// Reads a pipe to its end on a thread, then says so on `eof` (also when the read failed).
-fn reader_thread(
-    mut pipe: impl Read + Send + 'static,
-    eof: std::sync::mpsc::Sender<()>,
-) -> std::thread::JoinHandle<std::io::Result<Vec<u8>>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let read = pipe.read_to_end(&mut buf);
-        let _ = eof.send(());
-        read.map(|_| buf)
-    })
+/// `10 s`, `1.5 s`, `250 ms`: a timeout in the operator's words.
+pub fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 fn bad_ids(stdout: &str) -> TmuxError {

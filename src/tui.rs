@@ -9,15 +9,17 @@ use std::time::Duration;
 
 use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind};
 use futures_util::StreamExt as _;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::app::{App, Effect, Msg, update};
-use crate::supervisor::{Supervisor, Work, now_ms, spawn_execute, spawn_poll, ticker};
-use crate::terminal::{self, Term};
+use crate::supervisor::{STOP_GRACE, Supervisor, Work, now_ms, spawn_execute, spawn_poll, ticker};
+use crate::terminal;
 use crate::tmux::{Endpoint, Target, Tmux, TmuxCli};
 use crate::ui;
+
+mod attach;
 
 /// Set to `1` to make the `!` key panic (for the test that the terminal is restored).
 pub const TEST_PANIC_ENV: &str = "TMUX_SUPERVISOR_TEST_PANIC";
@@ -88,11 +90,11 @@ enum Input {
 /// The task that owns the crossterm `EventStream` and forwards its events, so the loop can
 /// drain them with `try_recv` (polling the stream with a no-op waker would lose wake-ups:
 /// crossterm keeps the first waker it is given). Dropping the task drops the stream.
-struct InputTask(JoinHandle<()>);
+struct InputTask(Option<JoinHandle<()>>);
 
 impl InputTask {
     fn spawn(tx: mpsc::UnboundedSender<Input>) -> Self {
-        InputTask(tokio::spawn(async move {
+        InputTask(Some(tokio::spawn(async move {
             let mut events = EventStream::new();
             loop {
                 let msg = match events.next().await {
@@ -108,13 +110,41 @@ impl InputTask {
                     break;
                 }
             }
-        }))
+        })))
     }
 
-    /// Stops reading keys: the stream is dropped before this returns.
+    /// Stops reading keys: the stream is dropped before this returns (once; again is a no-op).
     async fn stop(&mut self) {
-        self.0.abort();
-        let _ = (&mut self.0).await;
+        if let Some(task) = self.0.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// The signals that end the UI.
+struct Signals {
+    term: Signal,
+    hup: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The name of the next one that arrives.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }
 
@@ -122,11 +152,11 @@ impl InputTask {
 /// arrives. The terminal is restored on every exit path and on panic; nothing is printed
 /// while the UI is up. Memory is saved after results and on exit.
 pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow::Result<()> {
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut signals = Signals::new()?;
     let server = server_label(attach.cli.endpoint());
     let mut app = App::new(sup, server, attach.switch_client);
+    app.started_at = now_ms();
+    app.call_timeout = attach.cli.timeout();
     let test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
     tracing::info!(
         slots = app.sup.layout.slots.len(),
@@ -159,9 +189,7 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
         let mut msgs: Vec<Msg> = Vec::new();
         let mut stop: Option<&str> = None;
         tokio::select! {
-            _ = sigterm.recv() => stop = Some("SIGTERM"),
-            _ = sighup.recv() => stop = Some("SIGHUP"),
-            _ = sigint.recv() => stop = Some("SIGINT"),
+            sig = signals.recv() => stop = Some(sig),
             Some(i) = input_rx.recv() => push_input(i, &mut msgs, &mut result),
             Some(w) = work_rx.recv() => msgs.push(work_msg(w)),
             _ = poll_tick.tick(), if !app.polling() => msgs.push(Msg::PollTick),
@@ -230,14 +258,29 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
                 tracing::info!(session = %name, "attaching in the foreground");
                 // Supervision goes on while the operator is attached: polls, reconcile and
                 // their results are served without drawing until the attach returns.
-                let attached = attach_foreground(&attach.cli, &name);
+                let (end_tx, end_rx) = tokio::sync::oneshot::channel();
+                let mut end_tx = Some(end_tx);
+                let attached = attach::foreground(&attach.cli, &name, end_rx);
                 tokio::pin!(attached);
                 let outcome = loop {
                     let msg = tokio::select! {
                         o = &mut attached => break o,
+                        sig = signals.recv(), if end_tx.is_some() => {
+                            // Stopping: the memory first, then the attach client is ended
+                            // and the terminal given back.
+                            tracing::info!("{sig} while attached: leaving the UI");
+                            app.sup.save(now_ms());
+                            if let Some(tx) = end_tx.take() {
+                                let _ = tx.send(());
+                            }
+                            continue;
+                        }
                         Some(w) = work_rx.recv() => work_msg(w),
-                        _ = poll_tick.tick(), if !app.polling() => Msg::PollTick,
-                        _ = reconcile_tick.tick() => Msg::ReconcileTick,
+                        // Once stopping, no new work is started.
+                        _ = poll_tick.tick(), if !app.polling() && end_tx.is_some() => {
+                            Msg::PollTick
+                        }
+                        _ = reconcile_tick.tick(), if end_tx.is_some() => Msg::ReconcileTick,
                     };
                     let now = now_ms();
                     for fx in update(&mut app, msg, now) {
@@ -256,11 +299,13 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
                     }
                 };
                 term = match outcome.term {
-                    Ok(t) => t,
-                    Err(e) => {
+                    Some(Ok(t)) => t,
+                    Some(Err(e)) => {
                         result = Err(anyhow::Error::from(e).context("bringing the UI back"));
                         break;
                     }
+                    // Ended by a signal: the terminal is already the shell's again.
+                    None => break,
                 };
                 input = InputTask::spawn(input_tx.clone());
                 if let Err(e) = outcome.child {
@@ -275,9 +320,26 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
     input.stop().await;
     drop(term);
     drop(restore);
+    stop_work(&mut app, &attach.cli, &mut work_rx).await;
     app.sup.save(now_ms());
     tracing::info!("ui stopped");
     result
+}
+
+/// Stops the tmux calls in progress and drops the queued ops; folds in what comes back (within
+/// [`STOP_GRACE`]) so the memory says which ops were not run.
+async fn stop_work(app: &mut App, cli: &TmuxCli, work_rx: &mut mpsc::UnboundedReceiver<Work>) {
+    cli.shutdown().trigger();
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    while app.executing() {
+        match tokio::time::timeout_at(deadline, work_rx.recv()).await {
+            Ok(Some(Work::Executed(r))) => {
+                update(app, Msg::Executed(r), now_ms());
+            }
+            Ok(Some(Work::Polled(_))) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
 }
 
 fn work_msg(w: Work) -> Msg {
@@ -295,46 +357,6 @@ fn push_input(i: Input, msgs: &mut Vec<Msg>, result: &mut anyhow::Result<()>) {
         Input::AttachFailed(e) => msgs.push(Msg::AttachFailed(e)),
         Input::Closed(e) => *result = Err(anyhow::anyhow!("terminal input failed: {e}")),
     }
-}
-
-/// What a foreground attach came back with.
-struct Attached {
-    /// The child's failure, in words (shown in the UI).
-    child: Result<(), String>,
-    /// The terminal, back in UI mode.
-    term: std::io::Result<Term>,
-}
-
-/// Hands the terminal to `tmux attach-session -t =NAME:` and takes it back when the operator
-/// detaches. The terminal comes back even when the child fails to start (the guard).
-async fn attach_foreground(cli: &TmuxCli, name: &str) -> Attached {
-    let mut cmd = cli.command();
-    cmd.arg("attach-session")
-        .arg("-t")
-        .arg(Target::Name(name.to_string()).render())
-        // Nested inside another server's client: attach anyway, the operator asked for it.
-        .env_remove("TMUX");
-    let suspended = terminal::suspend();
-    tracing::info!(session = name, "attaching in the foreground");
-    // stdin and stdout stay the terminal; stderr is kept for the message shown in the UI.
-    cmd.stderr(std::process::Stdio::piped());
-    let run = move || cmd.spawn().and_then(std::process::Child::wait_with_output);
-    let child = match tokio::task::spawn_blocking(run).await {
-        Ok(Ok(out)) if out.status.success() => Ok(()),
-        Ok(Ok(out)) => {
-            let text = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            Err(if text.is_empty() {
-                format!("tmux attach-session exited with {}", out.status)
-            } else {
-                text
-            })
-        }
-        Ok(Err(e)) => Err(format!("cannot run tmux attach-session: {e}")),
-        Err(e) => Err(format!("attach task failed: {e}")),
-    };
-    let term = suspended.resume();
-    tracing::info!(session = name, ?child, "back from attach");
-    Attached { child, term }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fake::FakeTmux;
+use common::fake_tmux::FakeTmux;
 use common::process::{Daemon, Home, signal};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::fake::FakeTmux;
+use common::fake_tmux::FakeTmux;
 use common::process::{Daemon, Home};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;

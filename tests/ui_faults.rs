@@ -271,3 +271,109 @@ fn the_ui_refuses_a_state_dir_others_can_write_to() {
     assert!(target.session_names().is_empty(), "it acted");
     assert_eq!(std::fs::read_dir(&state_dir).unwrap().count(), 0);
 }
+
+/// Starts the UI, attaches to ccl-auto-11 in the foreground (the UI's pane is on `server`,
+/// the pool on `target`), and waits until the client is there.
+fn attached_in_the_foreground() -> Run {
+    let run = Run::start(false);
+    run.wait("the pool exists", || run.target.session_names().len() >= 3);
+    run.wait("ccl-auto-11 is idle on screen", || {
+        run.screen()
+            .lines()
+            .any(|l| l.contains("ccl-auto-11") && l.contains("idle"))
+    });
+    run.server.tmux_ok(&["send-keys", "-t", "=ui:", "Enter"]);
+    run.wait("a client is attached to ccl-auto-11", || {
+        clients(&run) == "ccl-auto-11"
+    });
+    run
+}
+
+fn clients(run: &Run) -> String {
+    run.target
+        .tmux_ok(&["list-clients", "-F", "#{client_session}"])
+        .trim()
+        .to_string()
+}
+
+fn signal_while_attached_ends_the_attach_and_restores_the_terminal(sig: &str) {
+    let run = attached_in_the_foreground();
+    signal(run.ui_pid(), sig);
+    let (exit, stty) = run.ended();
+    assert_eq!(exit, "exit=0", "after SIG{sig}");
+    run.assert_restored(&stty);
+    assert_eq!(clients(&run), "", "the attach client is still there");
+    let state = run.home.state_dir();
+    let saved = std::fs::read_dir(&state)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap_or_else(|| panic!("no state file in {}", state.display()));
+    let memory: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    let events = memory["events"].to_string();
+    assert!(events.contains("created ccl-auto-13"), "{events}");
+    let log = std::fs::read_to_string(run.home.path().join("ui.log")).unwrap();
+    assert!(log.contains(&format!("SIG{sig} while attached")), "{log}");
+}
+
+#[test]
+fn sigterm_while_attached_in_the_foreground_ends_the_attach_and_restores_the_terminal() {
+    signal_while_attached_ends_the_attach_and_restores_the_terminal("TERM");
+}
+
+#[test]
+fn sighup_while_attached_in_the_foreground_ends_the_attach_and_restores_the_terminal() {
+    signal_while_attached_ends_the_attach_and_restores_the_terminal("HUP");
+}
+
+#[test]
+fn sigint_while_attached_in_the_foreground_ends_the_attach_and_restores_the_terminal() {
+    signal_while_attached_ends_the_attach_and_restores_the_terminal("INT");
+}
+
+/// Sends SIGCONT to a process this test froze, when dropped (declared after the server).
+struct Thaw(u32);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+#[test]
+fn sigterm_while_attached_to_a_frozen_server_still_restores_the_terminal() {
+    let run = attached_in_the_foreground();
+    let pid: u32 = run
+        .target
+        .tmux_ok(&["display-message", "-p", "#{pid}"])
+        .trim()
+        .parse()
+        .unwrap();
+    let _thaw = Thaw(pid);
+    // The attach client cannot end on its own now (its server never answers): it is killed,
+    // and the UI gives the terminal back itself.
+    signal(pid, "STOP");
+    signal(run.ui_pid(), "TERM");
+    let (exit, stty) = run.ended();
+    assert_eq!(exit, "exit=0");
+    assert_eq!(
+        run.pane("#{alternate_on}"),
+        "0",
+        "still on the alternate screen"
+    );
+    assert_eq!(run.pane("#{cursor_flag}"), "1", "cursor left hidden");
+    let words: Vec<&str> = stty.split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(
+            words.contains(&mode),
+            "raw mode left on ({mode} is off):\n{stty}"
+        );
+    }
+    let log = std::fs::read_to_string(run.home.path().join("ui.log")).unwrap();
+    assert!(
+        log.contains("did not end on SIGTERM: killing it"),
+        "the attach client ended by itself:\n{log}"
+    );
+}

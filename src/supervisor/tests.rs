@@ -117,3 +117,115 @@ fn a_restarted_supervisor_does_not_take_the_old_last_state_for_a_crash() {
         (State::Idle, "shell".to_string())
     );
 }
+
+/// A tmux that says the supervisor is stopping, counting the calls it gets.
+#[derive(Default)]
+struct Stopping {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Stopping {
+    fn call(&self) -> TmuxError {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        TmuxError::Stopped
+    }
+}
+
+impl Tmux for Stopping {
+    fn snapshot(&self) -> Result<Snapshot, TmuxError> {
+        Err(self.call())
+    }
+    fn create(&self, _: &Launch) -> Result<Created, TmuxError> {
+        Err(self.call())
+    }
+    fn respawn(&self, _: &str, _: &Launch) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+    fn kill(&self, _: &Target) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+    fn capture(&self, _: &[String], _: u32) -> Result<HashMap<String, String>, TmuxError> {
+        Err(self.call())
+    }
+    fn switch_client(&self, _: Option<&str>, _: &Target) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+}
+
+#[test]
+fn ops_queued_when_the_supervisor_stops_are_dropped_and_not_counted_as_failures() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::new(cfg, None, NOW);
+    sup.on_poll(polled(Vec::new(), &[]), NOW);
+    let jobs = sup.reconcile(NOW);
+    assert_eq!(jobs.len(), 10, "the whole auto pool is due");
+    let tmux = Stopping::default();
+    let results = execute(&tmux, jobs);
+    assert_eq!(
+        tmux.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "ops were run after tmux said the supervisor is stopping"
+    );
+    assert_eq!(results.len(), 10);
+    sup.on_executed(results, NOW + 10);
+    for i in 11..=20 {
+        let name = format!("ccl-auto-{i}");
+        let m = &sup.memory.slots[&name];
+        assert!(m.in_flight.is_none() && m.failed.is_none(), "{name}: {m:?}");
+        assert!(
+            sup.memory
+                .events
+                .iter()
+                .any(|e| e.text == format!("create {name} not done: the supervisor is stopping")),
+            "{name}: {:?}",
+            sup.memory.events
+        );
+    }
+}
+
+#[test]
+fn a_failed_poll_leaves_the_age_of_the_last_good_one() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::new(cfg, None, NOW);
+    sup.on_poll(polled(Vec::new(), &[]), NOW);
+    sup.on_poll(
+        PollResult {
+            error: Some("tmux did not answer within 10 s".into()),
+            ..PollResult::default()
+        },
+        NOW + 10_000,
+    );
+    assert_eq!(sup.last_poll_at, Some(NOW));
+    assert!(sup.last_poll_error.is_some());
+}
+
+#[test]
+fn a_poll_problem_is_said_once_while_it_stays() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::new(cfg, None, NOW);
+    let with = |w: &[&str]| PollResult {
+        warnings: w.iter().map(|s| (*s).to_string()).collect(),
+        ..polled(Vec::new(), &[])
+    };
+    let said = |sup: &Supervisor, w: &str| sup.memory.events.iter().filter(|e| e.text == w).count();
+    for t in 0..5 {
+        sup.on_poll(with(&["status file /s is a directory"]), NOW + t);
+    }
+    assert_eq!(said(&sup, "status file /s is a directory"), 1);
+    // A failed poll says nothing about the status file; the problem is still the same after.
+    sup.on_poll(
+        PollResult {
+            error: Some("tmux did not answer within 10 s".into()),
+            ..PollResult::default()
+        },
+        NOW + 10,
+    );
+    sup.on_poll(with(&["status file /s is a directory"]), NOW + 11);
+    assert_eq!(said(&sup, "status file /s is a directory"), 1);
+    // A new problem is said; one that went away and came back is said again.
+    sup.on_poll(with(&["status file /s is too big"]), NOW + 12);
+    sup.on_poll(with(&[]), NOW + 13);
+    sup.on_poll(with(&["status file /s is a directory"]), NOW + 14);
+    assert_eq!(said(&sup, "status file /s is too big"), 1);
+    assert_eq!(said(&sup, "status file /s is a directory"), 2);
+}

@@ -78,11 +78,16 @@ fn header(frame: &mut Frame, app: &App, now: Millis, area: Rect) {
         Span::styled("  server ", theme::dim()),
         Span::raw(app.server.clone()),
         Span::styled("  polled ", theme::dim()),
-        Span::raw(sup.last_poll_at.map_or_else(
-            || "never".to_string(),
-            |at| format!("{} ago", short_age(now - at)),
-        )),
     ];
+    let age = sup.last_poll_at.map_or_else(
+        || "never".to_string(),
+        |at| format!("{} ago", short_age(now - at)),
+    );
+    if app.polls_are_stale(now) {
+        top.push(Span::styled(format!("{age} (stale)"), theme::stale()));
+    } else {
+        top.push(Span::raw(age));
+    }
     for (on, name) in [
         (sup.mode.paused, "PAUSED"),
         (sup.mode.dry_run, "DRY-RUN"),

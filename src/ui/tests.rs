@@ -236,6 +236,39 @@ fn header_flags_and_poll_error() {
 }
 
 #[test]
+fn stale_polls_turn_the_poll_age_into_a_warning() {
+    let mut app = sample::app();
+    let age_style = |app: &App| {
+        let t = render(app, 120, 40);
+        let buf = t.backend().buffer();
+        let x = line(buf, 0).find(" ago").unwrap();
+        let x = line(buf, 0)[..x].chars().count() as u16;
+        (buf[(x - 1, 0)].fg, line(buf, 0))
+    };
+    // 1 s polls and 10 s calls: 13 s without a good poll is still fine.
+    app.sup.last_poll_at = Some(NOW - 13_000);
+    let (fg, head) = age_style(&app);
+    assert_eq!(fg, Color::Reset, "{head}");
+    assert!(!head.contains("stale"), "{head}");
+    // tmux stopped answering: the polls time out, the last good one is a minute old.
+    app.sup.last_poll_at = Some(NOW - 60_000);
+    app.sup.last_poll_error = Some(
+        crate::tmux::TmuxError::TimedOut {
+            after: crate::tmux::DEFAULT_TIMEOUT,
+        }
+        .to_string(),
+    );
+    let (fg, head) = age_style(&app);
+    assert_eq!(fg, Color::Yellow, "{head}");
+    insta::assert_snapshot!(render(&app, 120, 40).backend());
+    // Never polled, long after the start: stale too.
+    app.sup.last_poll_at = None;
+    app.started_at = NOW - 60_000;
+    let t = render(&app, 120, 40);
+    assert!(line(t.backend().buffer(), 0).contains("never (stale)"));
+}
+
+#[test]
 fn a_plan_from_before_the_last_poll_is_not_shown_for_a_healthy_slot() {
     let mut app = sample::app();
     let note = |app: &App, n: &str| {

@@ -76,6 +76,11 @@ pub fn error() -> Style {
     Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
 }
 
+/// The poll age when nothing has been read from tmux for too long.
+pub fn stale() -> Style {
+    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+}
+
 /// The transient status message.
 pub fn status() -> Style {
     Style::new().fg(Color::Yellow)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tmux_supervisor::tmux::{Endpoint, TmuxCli};
 
-pub mod fake;
+pub mod fake_tmux;
 pub mod process;
 
 /// The production layout (manual `ccl-0..9` never restarted, auto `ccl-auto-11..20` kept

@@ -1,5 +1,5 @@
-//! A fake `tmux` on PATH (`tests/fake-tmux/tmux`) that records every argv and, by mode,
-//! passes through to the real tmux or prints garbage.
+//! A fake `tmux` on PATH (`tests/fake-tmux/tmux`): records every argv, and either answers
+//! by itself or passes the call on to the real tmux (see the script for its modes).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::ffi::OsString;
@@ -52,6 +52,12 @@ impl FakeTmux {
         std::fs::write(&program, script).unwrap();
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
         FakeTmux { dir }
+    }
+
+    /// Where the argv of every call is recorded (mode `freeze` puts the frozen server's pid
+    /// beside it, in `calls.log.frozen`).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("calls.log")
     }
 
     pub fn program(&self) -> PathBuf {

@@ -1,0 +1,117 @@
+//! The foreground attach: the terminal lent to `tmux attach-session` until the operator
+//! detaches, or until the UI must stop (a signal), when the attach client is ended and the
+//! terminal left as the operator's shell had it.
+
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use crossterm::cursor::Show;
+use crossterm::terminal::LeaveAlternateScreen;
+use tokio::io::AsyncReadExt as _;
+use tokio::process::Child;
+use tokio::sync::oneshot;
+
+use crate::terminal::{self, Term};
+use crate::tmux::{Target, TmuxCli};
+
+/// How long an attach client asked to end (SIGTERM) has before it is killed, and how long its
+/// error output is waited for.
+const END_GRACE: Duration = Duration::from_secs(1);
+
+/// What a foreground attach came back with.
+pub(super) struct Attached {
+    /// The child's failure, in words (shown in the UI).
+    pub child: Result<(), String>,
+    /// The terminal, back in UI mode; `None` when the attach was ended because the UI is
+    /// stopping (the terminal is then the shell's again).
+    pub term: Option<std::io::Result<Term>>,
+}
+
+/// Hands the terminal to `tmux attach-session -t =NAME:` and takes it back when the operator
+/// detaches. When `end` fires first, the client is ended (SIGTERM, then SIGKILL) and the
+/// terminal is not taken back. The terminal comes back even when the child fails to start.
+pub(super) async fn foreground(cli: &TmuxCli, name: &str, end: oneshot::Receiver<()>) -> Attached {
+    let mut cmd = tokio::process::Command::from(cli.command());
+    cmd.arg("attach-session")
+        .arg("-t")
+        .arg(Target::Name(name.to_string()).render())
+        // Nested inside another server's client: attach anyway, the operator asked for it.
+        .env_remove("TMUX")
+        // stdin and stdout stay the terminal; stderr is kept for the message shown in the UI.
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let suspended = terminal::suspend();
+    // The terminal modes of the shell, put back if the client is ended before it can.
+    let shell_modes = rustix::termios::tcgetattr(std::io::stdin()).ok();
+    tracing::info!(session = name, "attaching in the foreground");
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Attached {
+                child: Err(format!("cannot run tmux attach-session: {e}")),
+                term: Some(suspended.resume()),
+            };
+        }
+    };
+    let stderr = child.stderr.take();
+    let stderr = tokio::spawn(async move {
+        let mut text = Vec::new();
+        if let Some(mut pipe) = stderr {
+            let _ = pipe.read_to_end(&mut text).await;
+        }
+        text
+    });
+    let mut end = end;
+    let (status, ended) = tokio::select! {
+        s = child.wait() => (s, false),
+        Ok(()) = &mut end => (end_client(&mut child).await, true),
+    };
+    let text = match tokio::time::timeout(END_GRACE, stderr).await {
+        Ok(Ok(t)) => String::from_utf8_lossy(&t).trim().to_string(),
+        _ => String::new(),
+    };
+    let child = match status {
+        Ok(s) if s.success() || ended => Ok(()),
+        Ok(s) if text.is_empty() => Err(format!("tmux attach-session exited with {s}")),
+        Ok(_) => Err(text),
+        Err(e) => Err(format!("waiting for tmux attach-session: {e}")),
+    };
+    if ended {
+        if let Some(modes) = &shell_modes {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                modes,
+            );
+        }
+        suspended.stay_restored();
+        tracing::info!(session = name, "attach ended: the UI is stopping");
+        return Attached { child, term: None };
+    }
+    let term = suspended.resume();
+    tracing::info!(session = name, ?child, "back from attach");
+    Attached {
+        child,
+        term: Some(term),
+    }
+}
+
+/// Asks the attach client to end (SIGTERM: it tells its server, which gives the terminal
+/// back), and kills it if it has not ended within [`END_GRACE`] (a frozen server).
+async fn end_client(child: &mut Child) -> std::io::Result<ExitStatus> {
+    let pid = child
+        .id()
+        .and_then(|p| rustix::process::Pid::from_raw(p as i32));
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        if let Ok(status) = tokio::time::timeout(END_GRACE, child.wait()).await {
+            return status;
+        }
+        tracing::warn!("the attach client did not end on SIGTERM: killing it");
+    }
+    let _ = child.start_kill();
+    let status = child.wait().await;
+    // It had no time to give the terminal back: the main screen and the cursor.
+    let _ = crossterm::execute!(std::io::stdout(), LeaveAlternateScreen, Show);
+    status
+}

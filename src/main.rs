@@ -133,9 +133,18 @@ fn server_label(config: &Config) -> String {
 /// The state file and lock of the configured server, named after its real socket path, so
 /// every way of naming one server (`-L`, `-S`, `$TMUX` inside a pane) finds the same ones.
 fn store_for(config: &Config) -> Store {
+    let tmux_env = std::env::var("TMUX").ok();
     Store::for_server(
         &config.state_dir,
         &socket::server_socket(config.socket_name.as_deref(), config.socket_path.as_deref()),
+    )
+    .with_legacy(
+        &config.state_dir,
+        &tmux_supervisor::store::legacy_key(
+            config.socket_name.as_deref(),
+            config.socket_path.as_deref(),
+            tmux_env.as_deref(),
+        ),
     )
 }
 

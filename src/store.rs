@@ -19,6 +19,9 @@ pub struct Store {
     pub lock_path: PathBuf,
     /// When set, slots not named here are dropped from the memory as it is loaded.
     slots: Option<Arc<BTreeSet<String>>>,
+    /// The state file an earlier version wrote for this server (named after how the server
+    /// was named, see [`legacy_key`]): read once, when there is no file under `path` yet.
+    legacy: Option<PathBuf>,
 }
 
 /// A problem with the state file that did not stop the supervisor.
@@ -38,7 +41,17 @@ impl Store {
             path: state_dir.join(format!("state-{server_key}.json")),
             lock_path: state_dir.join(format!("lock-{server_key}")),
             slots: None,
+            legacy: None,
         }
+    }
+
+    /// The same store, reading the memory an earlier version kept under `legacy_key` when
+    /// this server has no state file of its own yet (an upgrade keeps its counters, and
+    /// which sessions it had started).
+    #[must_use]
+    pub fn with_legacy(mut self, state_dir: &Path, legacy_key: &str) -> Self {
+        self.legacy = Some(state_dir.join(format!("state-{legacy_key}.json")));
+        self
     }
 
     /// The store of the server whose real socket path is `socket` (however it was named).
@@ -59,7 +72,7 @@ impl Store {
     pub fn load(&self) -> (Memory, Option<StoreWarning>) {
         let text = match statedir::read(&self.path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Memory::default(), None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.load_legacy(),
             Err(e) => {
                 return (
                     Memory::default(),
@@ -119,13 +132,49 @@ impl Store {
         }
     }
 
+    /// The memory of the earlier version's state file, if there is one and it reads: it is
+    /// left where it is (the next save writes the new file).
+    fn load_legacy(&self) -> (Memory, Option<StoreWarning>) {
+        let Some(mut m) = self.read_legacy() else {
+            return (Memory::default(), None);
+        };
+        if let Some(keep) = &self.slots {
+            m.slots.retain(|name, _| keep.contains(name));
+        }
+        let from = self.legacy.as_deref().unwrap_or(&self.path);
+        let warning = StoreWarning(format!(
+            "read the memory an earlier tmux-supervisor kept in {}; from now on it is kept in {}",
+            from.display(),
+            self.path.display()
+        ));
+        (m, Some(warning))
+    }
+
+    fn read_legacy(&self) -> Option<Memory> {
+        let text = statedir::read(self.legacy.as_deref()?).ok()?;
+        let mut m: Memory = serde_json::from_slice(&text).ok()?;
+        // Only a file of an older layout: a newer one under the old name is not ours to take.
+        if m.version >= STATE_VERSION {
+            return None;
+        }
+        m.loaded_version = m.version;
+        m.version = STATE_VERSION;
+        while m.events.len() > EVENT_LIMIT {
+            m.events.pop_front();
+        }
+        Some(m)
+    }
+
     /// Reads the memory without changing anything on disk (for `check`): a missing or
     /// unreadable file is an empty memory.
     pub fn peek(&self) -> Memory {
-        statedir::read(&self.path)
-            .ok()
-            .and_then(|t| serde_json::from_slice(&t).ok())
-            .unwrap_or_default()
+        match statedir::read(&self.path) {
+            Ok(t) => serde_json::from_slice(&t).unwrap_or_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.read_legacy().unwrap_or_default()
+            }
+            Err(_) => Memory::default(),
+        }
     }
 
     /// Writes the memory atomically: a temp file (random name, mode 0600) in the same dir,
@@ -178,3 +227,29 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+/// The key earlier versions named a server's files by: how it was named (`default`,
+/// `L-NAME`, `S-PATH`, or `S-` + the socket of `$TMUX` inside tmux), every character but ASCII
+/// letters, digits, `-` and `_` made `_`. Ambiguous (`-L a.b` and `-L a_b` share it), which is
+/// why it is only read, once, to carry an upgrade's memory over.
+pub fn legacy_key(
+    socket_name: Option<&str>,
+    socket_path: Option<&Path>,
+    tmux_env: Option<&str>,
+) -> String {
+    let raw = match (socket_name, socket_path, tmux_env.filter(|t| !t.is_empty())) {
+        (Some(n), _, _) => format!("L-{n}"),
+        (None, Some(p), _) => format!("S-{}", p.display()),
+        (None, None, Some(t)) => format!("S-{}", t.split(',').next().unwrap_or_default()),
+        (None, None, None) => "default".to_string(),
+    };
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

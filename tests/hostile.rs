@@ -324,3 +324,81 @@ pools:
     let (code, stderr) = daemon.stop();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// An upgrade from a version that did not record panes: the sessions it had started stay
+/// supervised, so a dead agent in one of them is respawned, not left dead.
+#[test]
+fn after_an_upgrade_the_sessions_the_earlier_version_started_stay_supervised() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(
+        r#"
+poll_interval: 200ms
+reconcile_interval: 500ms
+pools:
+  - name: auto
+    prefix: "ccl-auto-"
+    start_index: 11
+    max: 2
+    restart: always
+    command: ["sleep", "1000"]
+"#,
+    );
+    // ccl-auto-11 was made by the earlier version; ccl-auto-12 by someone else.
+    for name in ["ccl-auto-11", "ccl-auto-12"] {
+        server.tmux_ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "--",
+            "sleep",
+            "1000",
+            ";",
+            "set-option",
+            "-w",
+            "remain-on-exit",
+            "on",
+        ]);
+    }
+    let ours = panes_of(&server, "ccl-auto-11")[0].clone();
+    let theirs = panes_of(&server, "ccl-auto-12")[0].clone();
+    let sid = server.tmux_ok(&[
+        "display-message",
+        "-p",
+        "-t",
+        "=ccl-auto-11:",
+        "#{session_id}",
+    ]);
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = format!(
+        r#"{{"version": 1, "slots": {{"ccl-auto-11": {{"started_before": true,
+            "last_session": "{}", "last_state": "idle"}}}}, "events": []}}"#,
+        sid.trim()
+    );
+    std::fs::write(
+        dir.join(format!("state-L-{}.json", server.socket.replace('.', "_"))),
+        old,
+    )
+    .unwrap();
+    // Both agents die while no supervisor runs.
+    common::process::signal(ours.pid, "KILL");
+    common::process::signal(theirs.pid, "KILL");
+    wait(&home, "both panes are dead", || {
+        pane_by_id(&server, &ours.id).is_some_and(|p| p.dead)
+            && pane_by_id(&server, &theirs.id).is_some_and(|p| p.dead)
+    });
+    let fake = FakeTmux::new("passthrough");
+    let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
+    wait(&home, "ccl-auto-11 is respawned in place", || {
+        pane_by_id(&server, &ours.id).is_some_and(|p| !p.dead && p.pid != ours.pid)
+    });
+    let (code, stderr) = daemon.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("an earlier tmux-supervisor"), "{stderr}");
+    assert!(pane_by_id(&server, &theirs.id).is_some_and(|p| p.dead));
+    let mut targets = respawned(&fake);
+    targets.dedup();
+    assert_eq!(targets, vec![ours.id.clone()]);
+}

@@ -226,3 +226,36 @@ fn slots_that_left_the_config_are_forgotten_at_load_and_their_events_stay() {
     assert_eq!(saved["slots"].as_object().unwrap().len(), 5);
     assert_eq!(saved["events"][0]["name"], "s-2999");
 }
+
+#[test]
+fn the_memory_of_an_earlier_version_is_read_once_where_it_was_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = legacy_key(Some("agents.1"), None, None);
+    assert_eq!(key, "L-agents_1");
+    assert_eq!(
+        legacy_key(None, None, Some("/tmp/tmux-0/default,42,0")),
+        "S-_tmp_tmux-0_default"
+    );
+    assert_eq!(legacy_key(None, None, None), "default");
+    let old = r#"{"version": 1, "slots": {"a-0": {"restarts": 2, "started_before": true,
+        "last_session": "$3"}, "gone": {}}, "events": []}"#;
+    fs::write(dir.path().join(format!("state-{key}.json")), old).unwrap();
+    let store = Store::new(dir.path(), "new-key")
+        .with_legacy(dir.path(), &key)
+        .keeping_slots(["a-0".to_string()]);
+    let (m, warning) = store.load();
+    assert!(warning.unwrap().0.contains("an earlier tmux-supervisor"));
+    assert_eq!(m.loaded_version, 1);
+    assert_eq!(m.slot("a-0").unwrap().restarts, 2);
+    assert!(m.slot("gone").is_none());
+    assert_eq!(store.peek().slot("a-0").unwrap().restarts, 2);
+    // Once the new file exists, the old one is no longer read.
+    store.save(&Memory::default()).unwrap();
+    let (m, warning) = store.load();
+    assert!(warning.is_none());
+    assert!(m.slot("a-0").is_none());
+    // A file of this layout or newer under the old name is not taken.
+    let newer = Store::new(dir.path(), "other").with_legacy(dir.path(), "newer");
+    fs::write(dir.path().join("state-newer.json"), r#"{"version": 2}"#).unwrap();
+    assert_eq!(newer.load(), (Memory::default(), None));
+}

@@ -75,6 +75,19 @@ impl PollJob {
                 return out;
             }
         }
+        // A slot's pane dead with neither status nor signal: tmux may have missed its exit.
+        // Nudge the server so the next poll has the status (pane_dead is acted on anyway).
+        if let Some(server) = out.snapshot.server_pid()
+            && out.snapshot.panes.iter().any(|p| {
+                p.pane_dead
+                    && p.dead_status.is_none()
+                    && p.dead_signal.is_none()
+                    && self.layout.slot(&p.session_name).is_some()
+            })
+            && let Err(e) = tmux.reap_lost_exits(server)
+        {
+            tracing::debug!("could not nudge the tmux server for a lost exit status: {e}");
+        }
         let mut want = panes_to_capture(
             &self.layout,
             &out.snapshot,

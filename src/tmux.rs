@@ -388,6 +388,10 @@ pub trait Tmux: Send + Sync {
     /// tmux call; panes that do not exist are missing from the map.
     fn capture(&self, panes: &[String], lines: u32) -> Result<HashMap<String, String>, TmuxError>;
     fn switch_client(&self, client_tty: Option<&str>, target: &Target) -> Result<(), TmuxError>;
+    /// Has the server collect the exit of panes it shows dead without a status: tmux 3.3a
+    /// can miss the SIGCHLD of a pane's process (libutempter, tmux#311), and then shows
+    /// `pane_dead=1` with no status until some other child exits.
+    fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError>;
 }
 
 /// The real [`Tmux`]: runs the tmux CLI.
@@ -736,6 +740,14 @@ fn means_zero_sessions(stderr: &str) -> bool {
 }
 
 impl Tmux for TmuxCli {
+    fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError> {
+        // The SIGCHLD it missed: its handler reaps every child that has exited.
+        let pid = rustix::process::Pid::from_raw(i32::try_from(server_pid).unwrap_or(0))
+            .ok_or_else(|| TmuxError::BadOutput(format!("server pid {server_pid}")))?;
+        rustix::process::kill_process(pid, rustix::process::Signal::CHILD)
+            .map_err(|e| TmuxError::Io(e.into()))
+    }
+
     fn snapshot(&self) -> Result<Snapshot, TmuxError> {
         let nonce = Nonce::random();
         let args = [

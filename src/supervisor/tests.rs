@@ -150,6 +150,9 @@ impl Tmux for Stopping {
     fn switch_client(&self, _: Option<&str>, _: &Target) -> Result<(), TmuxError> {
         Err(self.call())
     }
+    fn reap_lost_exits(&self, _: u32) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
 }
 
 #[test]
@@ -228,4 +231,72 @@ fn a_poll_problem_is_said_once_while_it_stays() {
     sup.on_poll(with(&["status file /s is a directory"]), NOW + 14);
     assert_eq!(said(&sup, "status file /s is too big"), 1);
     assert_eq!(said(&sup, "status file /s is a directory"), 2);
+}
+
+/// A tmux whose snapshot is fixed, recording the servers it was asked to reap for.
+struct Fixed {
+    panes: Vec<crate::tmux::Pane>,
+    reaped: std::sync::Mutex<Vec<u32>>,
+}
+
+impl Tmux for Fixed {
+    fn snapshot(&self) -> Result<Snapshot, TmuxError> {
+        Ok(Snapshot {
+            panes: self.panes.clone(),
+            rejected: Vec::new(),
+        })
+    }
+    fn create(&self, _: &Launch) -> Result<Created, TmuxError> {
+        Ok(Created::AlreadyExists)
+    }
+    fn respawn(&self, _: &str, _: &Launch) -> Result<(), TmuxError> {
+        Ok(())
+    }
+    fn kill(&self, _: &Target) -> Result<(), TmuxError> {
+        Ok(())
+    }
+    fn capture(&self, _: &[String], _: u32) -> Result<HashMap<String, String>, TmuxError> {
+        Ok(HashMap::new())
+    }
+    fn switch_client(&self, _: Option<&str>, _: &Target) -> Result<(), TmuxError> {
+        Ok(())
+    }
+    fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError> {
+        self.reaped.lock().unwrap().push(server_pid);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_slot_pane_dead_without_a_status_makes_the_poll_nudge_the_server() {
+    let (cfg, _) = production();
+    let sup = Supervisor::new(cfg, None, NOW);
+    let lost = crate::tmux::Pane {
+        pane_dead: true,
+        ..pane("ccl-auto-11", 11)
+    };
+    let cases = [
+        (vec![lost.clone()], vec![100]),
+        // The status arrived: nothing to collect.
+        (
+            vec![crate::fixtures::dead(pane("ccl-auto-11", 11), 3)],
+            vec![],
+        ),
+        // Not a slot: not the supervisor's business.
+        (
+            vec![crate::tmux::Pane {
+                session_name: "main".into(),
+                ..lost
+            }],
+            vec![],
+        ),
+    ];
+    for (panes, want) in cases {
+        let tmux = Fixed {
+            panes,
+            reaped: std::sync::Mutex::new(Vec::new()),
+        };
+        sup.poll_job().run(&tmux);
+        assert_eq!(*tmux.reaped.lock().unwrap(), want);
+    }
 }

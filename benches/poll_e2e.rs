@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tmux_supervisor::supervisor::{Supervisor, now_ms};
+use tmux_supervisor::controller::Supervisor;
+use tmux_supervisor::runner::now_ms;
 use tmux_supervisor::tmux::{Endpoint, Nonce, TmuxCli, snapshot_format};
 
 const SIZES: [usize; 3] = [20, 200, 1000];
@@ -151,7 +152,7 @@ fn main() {
     let mut rows = Vec::new();
     for &n in &sizes {
         let cfg = tmux_supervisor::fixtures::sized(n);
-        let mut sup = Supervisor::new(cfg, None, now_ms());
+        let mut sup = Supervisor::without_memory(cfg);
         let names: Vec<String> = sup.layout.slots.iter().map(|s| s.name.clone()).collect();
         let have = server.session_count();
         let t = Instant::now();

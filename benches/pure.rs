@@ -7,12 +7,13 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tmux_supervisor::config::Config;
+use tmux_supervisor::controller::Supervisor;
 use tmux_supervisor::fixtures::{self, pane, sized, snapshot_line};
+use tmux_supervisor::jobs::PollResult;
 use tmux_supervisor::memory::{Memory, Millis};
 use tmux_supervisor::observe::{ExternalStatus, Observation, observe, remember};
 use tmux_supervisor::pool::Layout;
 use tmux_supervisor::reconcile::plan;
-use tmux_supervisor::supervisor::{PollResult, Supervisor};
 use tmux_supervisor::tmux::Snapshot;
 
 const SIZES: [usize; 3] = [20, 200, 1000];
@@ -102,7 +103,7 @@ fn observation(c: &mut Criterion) {
             snapshot: snap,
             ..PollResult::default()
         };
-        let mut sup = Supervisor::new(cfg, None, NOW - 1000);
+        let mut sup = Supervisor::without_memory(cfg);
         sup.on_poll(result.clone(), NOW - 1000);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(BenchmarkId::from_parameter(n), |b| {

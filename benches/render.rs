@@ -9,9 +9,10 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tmux_supervisor::app::App;
+use tmux_supervisor::controller::Supervisor;
 use tmux_supervisor::fixtures::{self, pane, sized, snapshot_line};
+use tmux_supervisor::jobs::PollResult;
 use tmux_supervisor::memory::Millis;
-use tmux_supervisor::supervisor::{PollResult, Supervisor};
 use tmux_supervisor::ui;
 
 const SIZES: [usize; 3] = [20, 200, 1000];
@@ -21,7 +22,7 @@ const NOW: Millis = 2_000_000;
 /// live, after one poll: a mix of idle, missing and absent rows.
 fn app(n: usize) -> App {
     let cfg = sized(n);
-    let mut sup = Supervisor::new(cfg, None, NOW - 1000);
+    let mut sup = Supervisor::without_memory(cfg);
     let mut text = String::new();
     for (i, slot) in sup.layout.slots.iter().enumerate() {
         if i % 2 == 0 {

@@ -3,9 +3,10 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::controller::Supervisor;
+use crate::jobs::{OpJob, OpResult, PollJob, PollResult};
 use crate::keymap::{Action, action_for, is_ctrl_c};
 use crate::memory::Millis;
-use crate::supervisor::{OpJob, OpResult, PollJob, PollResult, Supervisor};
 use crate::ui::rows::{Concern, Kind, Row, SessionRow, recreate_concerns, rows};
 
 /// How long a status message stays.
@@ -74,10 +75,6 @@ pub struct App {
     pub started_at: Millis,
     /// How long one tmux call may take (a poll is overdue only after that).
     pub call_timeout: std::time::Duration,
-    /// A poll is in flight.
-    polling: bool,
-    /// Op batches in flight (reconcile waits while any is).
-    executing: usize,
 }
 
 /// Everything that can happen to the UI.
@@ -106,6 +103,8 @@ pub enum Effect {
     PollSoon,
     /// Write the memory if it changed.
     Save,
+    /// Try again for the lock of the server (observe-only while another supervisor has it).
+    TryLock,
     /// Attach to a session: by `switch-client`, or by suspending the UI.
     Attach {
         name: String,
@@ -133,14 +132,12 @@ impl App {
             should_quit: false,
             started_at: 0,
             call_timeout: crate::tmux::DEFAULT_TIMEOUT,
-            polling: false,
-            executing: 0,
         }
     }
 
     /// A poll is in flight.
     pub fn polling(&self) -> bool {
-        self.polling
+        self.sup.polling()
     }
 
     /// Nothing has been read from tmux for longer than three poll intervals and one call
@@ -153,7 +150,7 @@ impl App {
 
     /// Ops are in flight.
     pub fn executing(&self) -> bool {
-        self.executing > 0
+        self.sup.executing() > 0
     }
 
     /// The selected session's row, if it is shown.
@@ -210,31 +207,26 @@ pub fn update(app: &mut App, msg: Msg, now: Millis) -> Vec<Effect> {
         }
         Msg::Resize => fx.push(Effect::Redraw),
         Msg::PollTick => {
-            if !app.polling {
-                app.polling = true;
-                app.sup.preview_pane = app.selected_pane_id();
-                fx.push(Effect::Poll(Box::new(app.sup.poll_job())));
+            app.sup.preview_pane = app.selected_pane_id();
+            if let Some(job) = app.sup.poll_tick() {
+                fx.push(Effect::Poll(Box::new(job)));
             }
         }
         Msg::ReconcileTick => {
-            app.sup.retry_lock(now);
-            if app.executing == 0 {
-                let jobs = app.sup.reconcile(now);
-                execute(app, jobs, &mut fx);
+            if app.sup.wants_lock {
+                fx.push(Effect::TryLock);
             }
+            let jobs = app.sup.reconcile_tick(now);
+            execute(jobs, &mut fx);
             fx.push(Effect::Redraw);
         }
         Msg::Polled(r) => {
-            app.polling = false;
-            if app.sup.on_poll(r, now) && app.executing == 0 {
-                let jobs = app.sup.reconcile(now);
-                execute(app, jobs, &mut fx);
-            }
+            let jobs = app.sup.polled(r, now);
+            execute(jobs, &mut fx);
             fx.push(Effect::Save);
             fx.push(Effect::Redraw);
         }
         Msg::Executed(results) => {
-            app.executing = app.executing.saturating_sub(1);
             let failures: Vec<String> = results
                 .iter()
                 .filter_map(|r| {
@@ -244,7 +236,7 @@ pub fn update(app: &mut App, msg: Msg, now: Millis) -> Vec<Effect> {
                         .map(|e| format!("{}: {e}", r.job.name))
                 })
                 .collect();
-            app.sup.on_executed(results, now);
+            app.sup.executed(results, now);
             if let Some(first) = failures.first() {
                 app.complain(first.clone(), now);
             }
@@ -267,9 +259,8 @@ pub fn update(app: &mut App, msg: Msg, now: Millis) -> Vec<Effect> {
     fx
 }
 
-fn execute(app: &mut App, jobs: Vec<OpJob>, fx: &mut Vec<Effect>) {
+fn execute(jobs: Vec<OpJob>, fx: &mut Vec<Effect>) {
     if !jobs.is_empty() {
-        app.executing += 1;
         fx.push(Effect::Execute(jobs));
     }
 }
@@ -564,12 +555,14 @@ fn perform(app: &mut App, pending: Pending, now: Millis, fx: &mut Vec<Effect>) {
             } else {
                 app.say(text, now);
             }
-            execute(app, jobs, fx);
+            let jobs = app.sup.sent(jobs);
+            execute(jobs, fx);
         }
         Pending::Kill(name) => {
             let job = app.sup.kill(&name, now);
             app.say(format!("killing {name}"), now);
-            execute(app, vec![job], fx);
+            let jobs = app.sup.sent(vec![job]);
+            execute(jobs, fx);
         }
     }
 }

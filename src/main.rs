@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tmux_supervisor::config::{Config, ConfigError, ConfigSource};
+use tmux_supervisor::controller::{Mode, Supervisor, forget_the_last_run};
 use tmux_supervisor::logging::{self, LogTarget};
 use tmux_supervisor::memory::Store;
 use tmux_supervisor::observe::{observe, remember};
 use tmux_supervisor::pool::Layout;
-use tmux_supervisor::supervisor::{self, Supervisor};
+use tmux_supervisor::runner::{self, Persist};
 use tmux_supervisor::tmux::{Endpoint, Tmux, TmuxCli};
 use tmux_supervisor::{socket, statedir};
 
@@ -176,18 +177,9 @@ fn check(config: &Config, json: bool) -> ExitCode {
     }
     // The remembered failures, counters and panes, read only: check changes nothing.
     let mut memory = store_for(config).peek();
-    for m in memory.slots.values_mut() {
-        m.in_flight = None;
-        m.last_state = None;
-    }
-    let sup = Supervisor::new(config.clone(), None, 0);
-    let mut job = sup.poll_job();
-    job.owned = memory
-        .slots
-        .iter()
-        .filter_map(|(name, m)| Some((name.clone(), m.pane.clone()?)))
-        .collect();
-    let result = job.run(&tmux);
+    forget_the_last_run(&mut memory);
+    let sup = Supervisor::new(config.clone(), memory.clone(), Mode::default());
+    let result = sup.poll_job().run(&tmux);
     if let Some(e) = result.error {
         eprintln!("tmux-supervisor: cannot read tmux: {e}");
         return ExitCode::from(EXIT_ERROR);
@@ -196,7 +188,7 @@ fn check(config: &Config, json: bool) -> ExitCode {
     for w in &result.warnings {
         eprintln!("tmux-supervisor: {w}");
     }
-    let now = supervisor::now_ms();
+    let now = runner::now_ms();
     let mut obs = observe(
         &sup.layout,
         &config.agent,
@@ -288,7 +280,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 fn start(
     config: Config,
     cli: &Cli,
-) -> Result<(TmuxCli, tokio::runtime::Runtime, Supervisor), ExitCode> {
+) -> Result<(TmuxCli, tokio::runtime::Runtime, Supervisor, Persist), ExitCode> {
     let tmux = tmux_client(&config).map_err(|e| {
         tracing::error!("{e}");
         eprintln!("{e}");
@@ -299,9 +291,9 @@ fn start(
         ExitCode::from(EXIT_ERROR)
     })?;
     let store = store_for(&config);
-    let mut sup = Supervisor::new(config, Some(store), supervisor::now_ms());
+    let (mut sup, persist) = Persist::open(config, Some(store), runner::now_ms());
     sup.mode.dry_run = cli.dry_run;
-    Ok((tmux, rt, sup))
+    Ok((tmux, rt, sup, persist))
 }
 
 /// `daemon`: poll + reconcile + log until SIGTERM, SIGINT or SIGHUP.
@@ -310,13 +302,13 @@ fn daemon(config: Config, cli: &Cli) -> ExitCode {
         return code;
     }
     let guard = start_logging(&config, cli, true);
-    let (tmux, rt, sup) = match start(config, cli) {
+    let (tmux, rt, sup, persist) = match start(config, cli) {
         Ok(parts) => parts,
         Err(code) => return code,
     };
     // Observe-only because another supervisor holds the lock (not because the lock file is a
     // symlink: that error is printed below).
-    let lock_refused = sup.store().is_some_and(|s| {
+    let lock_refused = persist.store().is_some_and(|s| {
         std::fs::symlink_metadata(&s.lock_path).is_ok_and(|m| !m.file_type().is_file())
     });
     if sup.mode.observe_only && !lock_refused {
@@ -331,9 +323,15 @@ fn daemon(config: Config, cli: &Cli) -> ExitCode {
     }
     let stop = tmux.shutdown().clone();
     let tmux: Arc<dyn Tmux> = Arc::new(tmux);
-    rt.block_on(supervisor::run_daemon(sup, tmux, shutdown_signal(), stop));
+    rt.block_on(runner::run_daemon(
+        sup,
+        persist,
+        tmux,
+        shutdown_signal(),
+        stop,
+    ));
     // The tmux calls were stopped; never wait long for a blocking thread.
-    rt.shutdown_timeout(supervisor::STOP_GRACE);
+    rt.shutdown_timeout(runner::STOP_GRACE);
     drop(guard);
     ExitCode::SUCCESS
 }
@@ -351,15 +349,15 @@ fn ui(config: Config, cli: &Cli) -> ExitCode {
         return code;
     }
     let guard = start_logging(&config, cli, false);
-    let (tmux, rt, sup) = match start(config, cli) {
+    let (tmux, rt, sup, persist) = match start(config, cli) {
         Ok(parts) => parts,
         Err(code) => return code,
     };
     let attach = tmux_supervisor::tui::Attach::detect(&tmux);
     let tmux: Arc<dyn Tmux> = Arc::new(tmux);
-    let result = rt.block_on(tmux_supervisor::tui::run(sup, tmux, attach));
+    let result = rt.block_on(tmux_supervisor::tui::run(sup, persist, tmux, attach));
     // The tmux calls were stopped; never wait long for a blocking thread.
-    rt.shutdown_timeout(supervisor::STOP_GRACE);
+    rt.shutdown_timeout(runner::STOP_GRACE);
     drop(guard);
     match result {
         Ok(()) => ExitCode::SUCCESS,

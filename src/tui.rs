@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::app::{App, Effect, Msg, update};
-use crate::supervisor::{STOP_GRACE, Supervisor, Work, now_ms, spawn_execute, spawn_poll, ticker};
+use crate::controller::Supervisor;
+use crate::runner::{Persist, Work, now_ms, spawn_execute, spawn_poll, ticker, wind_down};
 use crate::terminal;
 use crate::tmux::{Endpoint, Target, Tmux, TmuxCli};
 use crate::ui;
@@ -151,7 +152,47 @@ impl Signals {
 /// Runs the terminal UI until the operator quits or a signal (SIGTERM, SIGHUP, SIGINT)
 /// arrives. The terminal is restored on every exit path and on panic; nothing is printed
 /// while the UI is up. Memory is saved after results and on exit.
-pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow::Result<()> {
+/// What the loop itself must do after an effect was performed.
+enum Flow {
+    Attach { name: String, switch: bool },
+    Quit,
+    Redraw,
+}
+
+/// What performs the effects of `update`: tmux work on blocking threads, the poll ticker, the
+/// state file and the lock.
+struct Performer {
+    tmux: Arc<dyn Tmux>,
+    work_tx: mpsc::UnboundedSender<Work>,
+    poll_tick: tokio::time::Interval,
+    persist: Persist,
+}
+
+impl Performer {
+    /// Performs one effect; what only the loop can do comes back as a [`Flow`].
+    fn perform(&mut self, app: &mut App, fx: Effect, now: crate::memory::Millis) -> Option<Flow> {
+        match fx {
+            Effect::Poll(job) => spawn_poll(Arc::clone(&self.tmux), *job, self.work_tx.clone()),
+            Effect::Execute(jobs) => {
+                spawn_execute(Arc::clone(&self.tmux), jobs, self.work_tx.clone());
+            }
+            Effect::PollSoon => self.poll_tick.reset_immediately(),
+            Effect::Save => self.persist.save(&mut app.sup, now),
+            Effect::TryLock => self.persist.retry_lock(&mut app.sup, now),
+            Effect::Attach { name, switch } => return Some(Flow::Attach { name, switch }),
+            Effect::Quit => return Some(Flow::Quit),
+            Effect::Redraw => return Some(Flow::Redraw),
+        }
+        None
+    }
+}
+
+pub async fn run(
+    sup: Supervisor,
+    persist: Persist,
+    tmux: Arc<dyn Tmux>,
+    attach: Attach,
+) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
     let server = server_label(attach.cli.endpoint());
     let mut app = App::new(sup, server, attach.switch_client);
@@ -171,7 +212,12 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
     let (work_tx, mut work_rx) = mpsc::unbounded_channel::<Work>();
     let (input_tx, mut input_rx) = mpsc::unbounded_channel::<Input>();
     let mut input = InputTask::spawn(input_tx.clone());
-    let mut poll_tick = ticker(app.sup.config.poll_interval);
+    let mut fxr = Performer {
+        tmux: Arc::clone(&tmux),
+        work_tx,
+        poll_tick: ticker(app.sup.config.poll_interval),
+        persist,
+    };
     let mut reconcile_tick = ticker(app.sup.config.reconcile_interval);
     let mut redraw_tick = ticker(Duration::from_secs(1));
     let mut result = Ok(());
@@ -192,7 +238,7 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
             sig = signals.recv() => stop = Some(sig),
             Some(i) = input_rx.recv() => push_input(i, &mut msgs, &mut result),
             Some(w) = work_rx.recv() => msgs.push(work_msg(w)),
-            _ = poll_tick.tick(), if !app.polling() => msgs.push(Msg::PollTick),
+            _ = fxr.poll_tick.tick(), if !app.polling() => msgs.push(Msg::PollTick),
             _ = reconcile_tick.tick() => msgs.push(Msg::ReconcileTick),
             _ = redraw_tick.tick() => msgs.push(Msg::Tick),
         }
@@ -224,16 +270,11 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
             }
             let now = now_ms();
             for fx in update(&mut app, msg, now) {
-                match fx {
-                    Effect::Poll(job) => spawn_poll(Arc::clone(&tmux), *job, work_tx.clone()),
-                    Effect::Execute(jobs) => {
-                        spawn_execute(Arc::clone(&tmux), jobs, work_tx.clone());
-                    }
-                    Effect::PollSoon => poll_tick.reset_immediately(),
-                    Effect::Save => app.sup.save(now),
-                    Effect::Attach { name, switch } => attach_to = Some((name, switch)),
-                    Effect::Quit => break 'ui,
-                    Effect::Redraw => dirty = true,
+                match fxr.perform(&mut app, fx, now) {
+                    Some(Flow::Attach { name, switch }) => attach_to = Some((name, switch)),
+                    Some(Flow::Quit) => break 'ui,
+                    Some(Flow::Redraw) => dirty = true,
+                    None => {}
                 }
             }
         }
@@ -269,7 +310,7 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
                             // Stopping: the memory first, then the attach client is ended
                             // and the terminal given back.
                             tracing::info!("{sig} while attached: leaving the UI");
-                            app.sup.save(now_ms());
+                            fxr.persist.save(&mut app.sup, now_ms());
                             if let Some(tx) = end_tx.take() {
                                 let _ = tx.send(());
                             }
@@ -277,25 +318,15 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
                         }
                         Some(w) = work_rx.recv() => work_msg(w),
                         // Once stopping, no new work is started.
-                        _ = poll_tick.tick(), if !app.polling() && end_tx.is_some() => {
+                        _ = fxr.poll_tick.tick(), if !app.polling() && end_tx.is_some() => {
                             Msg::PollTick
                         }
                         _ = reconcile_tick.tick(), if end_tx.is_some() => Msg::ReconcileTick,
                     };
                     let now = now_ms();
                     for fx in update(&mut app, msg, now) {
-                        match fx {
-                            Effect::Poll(job) => {
-                                spawn_poll(Arc::clone(&tmux), *job, work_tx.clone());
-                            }
-                            Effect::Execute(jobs) => {
-                                spawn_execute(Arc::clone(&tmux), jobs, work_tx.clone());
-                            }
-                            Effect::PollSoon => poll_tick.reset_immediately(),
-                            Effect::Save => app.sup.save(now),
-                            // Nothing to draw or attach while the terminal is lent out.
-                            Effect::Attach { .. } | Effect::Quit | Effect::Redraw => {}
-                        }
+                        // Nothing to draw or attach while the terminal is lent out.
+                        let _ = fxr.perform(&mut app, fx, now);
                     }
                 };
                 term = match outcome.term {
@@ -312,7 +343,7 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
                     let now = now_ms();
                     update(&mut app, Msg::AttachFailed(e), now);
                 }
-                poll_tick.reset_immediately();
+                fxr.poll_tick.reset_immediately();
                 dirty = true;
             }
         }
@@ -320,26 +351,13 @@ pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow
     input.stop().await;
     drop(term);
     drop(restore);
-    stop_work(&mut app, &attach.cli, &mut work_rx).await;
-    app.sup.save(now_ms());
+    // The tmux calls in progress stop and queued ops are dropped; what comes back is folded
+    // in so the memory says which ops were not run.
+    attach.cli.shutdown().trigger();
+    wind_down(&mut app.sup, &mut work_rx).await;
+    fxr.persist.save(&mut app.sup, now_ms());
     tracing::info!("ui stopped");
     result
-}
-
-/// Stops the tmux calls in progress and drops the queued ops; folds in what comes back (within
-/// [`STOP_GRACE`]) so the memory says which ops were not run.
-async fn stop_work(app: &mut App, cli: &TmuxCli, work_rx: &mut mpsc::UnboundedReceiver<Work>) {
-    cli.shutdown().trigger();
-    let deadline = tokio::time::Instant::now() + STOP_GRACE;
-    while app.executing() {
-        match tokio::time::timeout_at(deadline, work_rx.recv()).await {
-            Ok(Some(Work::Executed(r))) => {
-                update(app, Msg::Executed(r), now_ms());
-            }
-            Ok(Some(Work::Polled(_))) => {}
-            Ok(None) | Err(_) => break,
-        }
-    }
 }
 
 fn work_msg(w: Work) -> Msg {

@@ -16,7 +16,9 @@ use common::process::{Daemon, Home, signal};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
 use tmux_supervisor::config::Config;
-use tmux_supervisor::supervisor::{self, OpJob, OpKind, Supervisor};
+use tmux_supervisor::controller::Supervisor;
+use tmux_supervisor::jobs::{OpJob, OpKind};
+use tmux_supervisor::runner;
 use tmux_supervisor::tmux::{Launch, TmuxCli};
 
 // ---------------------------------------------------------------------------------------------
@@ -507,25 +509,25 @@ fn kill_and_recreate_use_exact_targets_against_real_tmux() {
     let client: TmuxCli = server.client().with_program(fake.program());
     let config = Config::parse(PRODUCTION_FAST, "test").unwrap();
 
-    let mut sup = Supervisor::new(config.clone(), None, 0);
+    let mut sup = Supervisor::without_memory(config.clone());
     let polled = sup.poll_job().run(&client);
     assert!(polled.error.is_none(), "{:?}", polled.error);
-    sup.on_poll(polled, supervisor::now_ms());
+    sup.on_poll(polled, runner::now_ms());
     // A stray, killed by its id.
-    let job = sup.kill("ccl-auto-1", supervisor::now_ms());
-    let r = supervisor::execute(&client, vec![job]);
+    let job = sup.kill("ccl-auto-1", runner::now_ms());
+    let r = runner::execute(&client, vec![job]);
     assert!(r[0].outcome.is_ok(), "{:?}", r[0].outcome);
     // The slot, respawned in place by its pane id.
-    let job = sup.recreate("ccl-auto-11", supervisor::now_ms()).unwrap();
+    let job = sup.recreate("ccl-auto-11", runner::now_ms()).unwrap();
     assert!(matches!(job.kind, OpKind::Respawn { .. }), "{job:?}");
-    let r = supervisor::execute(&client, vec![job]);
+    let r = runner::execute(&client, vec![job]);
     assert!(r[0].outcome.is_ok(), "{:?}", r[0].outcome);
 
     // A supervisor that has not seen it kills by exact name: the gone ccl-auto-1 is an
     // error, not ccl-auto-11.
-    let mut blind = Supervisor::new(config, None, 0);
-    let job = blind.kill("ccl-auto-1", supervisor::now_ms());
-    let r = supervisor::execute(&client, vec![job]);
+    let mut blind = Supervisor::without_memory(config);
+    let job = blind.kill("ccl-auto-1", runner::now_ms());
+    let r = runner::execute(&client, vec![job]);
     assert!(r[0].outcome.is_err(), "{:?}", r[0].outcome);
     assert_eq!(sorted(server.session_names()), ["ccl-auto-11", "main"]);
 
@@ -672,12 +674,18 @@ fn create_of_a_session_that_already_exists_is_ok_and_makes_no_second_one() {
         }),
         manual: false,
     };
-    let results = supervisor::execute(&server.client(), vec![job]);
-    let text = results[0].outcome.clone().unwrap();
-    assert!(text.contains("already existed"), "{text}");
+    let results = runner::execute(&server.client(), vec![job]);
+    assert!(
+        matches!(
+            results[0].outcome,
+            Ok(tmux_supervisor::jobs::Done::AlreadyExisted)
+        ),
+        "{:?}",
+        results[0].outcome
+    );
     assert_eq!(session_ids(&server), before);
 
-    let mut sup = Supervisor::new(config, None, 0);
+    let mut sup = Supervisor::without_memory(config);
     sup.on_executed(results, 1);
     assert!(sup.memory.slot("dup-0").unwrap().failed.is_none());
     assert!(

@@ -5,7 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::*;
-use crate::supervisor::{OpKind, OpResult};
+use crate::jobs::{OpKind, OpResult};
 use crate::tmux::Target;
 use crate::ui::sample::{self, NOW};
 
@@ -210,7 +210,7 @@ fn recreate_pool_with_min_below_max_lists_only_busy_slots() {
     // The slots above min are "not kept alive": that is no reason to list each of them.
     let (mut cfg, _) = crate::fixtures::production();
     cfg.pools[1].min = 4;
-    let sup = crate::supervisor::Supervisor::new(cfg, None, NOW);
+    let sup = crate::controller::Supervisor::without_memory(cfg);
     let mut app = App::new(sup, "default", false);
     let mut poll = sample::poll();
     poll.snapshot.panes.retain(|p| {
@@ -418,8 +418,7 @@ fn failed_kill(app: &mut App, name: &str) -> Vec<OpResult> {
     let job = app.sup.kill(name, 0);
     vec![OpResult {
         job,
-        outcome: Err("boom".to_string()),
-        started: None,
+        outcome: Err(crate::tmux::TmuxError::BadOutput("boom".to_string()).into()),
     }]
 }
 

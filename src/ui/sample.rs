@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use crate::app::App;
+use crate::controller::Supervisor;
 use crate::fixtures::{dead, pane, production, running};
+use crate::jobs::PollResult;
 use crate::memory::{EventKind, InFlight, Millis, OwnedPane};
 use crate::observe::{External, ExternalState, ExternalStatus};
-use crate::supervisor::{PollResult, Supervisor};
 use crate::tmux::{Pane, Snapshot};
 
 /// The fixed clock of every UI test.
@@ -83,7 +84,7 @@ pub fn poll() -> PollResult {
 /// paused, so nothing is marked in flight), then resumed.
 pub fn supervisor() -> Supervisor {
     let (config, _) = production();
-    let mut sup = Supervisor::new(config, None, NOW - 600_000);
+    let mut sup = Supervisor::without_memory(config);
     {
         let m = sup.memory.slot_mut("ccl-auto-11");
         m.restarts = 1;

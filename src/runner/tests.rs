@@ -1,10 +1,12 @@
-//! Tests of the supervisor's bookkeeping around its own ops and restarts.
+//! Tests of running jobs against tmux and of the state file and lock around a supervisor.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
 
 use super::*;
 use crate::fixtures::{pane, production, running};
-use crate::memory::Store;
 use crate::observe::State;
+use crate::tmux::{Launch, Snapshot, Target};
 
 const NOW: Millis = 1_000_000_000;
 
@@ -37,80 +39,17 @@ fn working() -> PollResult {
 }
 
 #[test]
-fn recreating_a_working_slot_by_hand_is_not_a_crash() {
-    let (cfg, _) = production();
-    let mut sup = Supervisor::new(cfg, None, NOW);
-    sup.on_poll(working(), NOW);
-    assert_eq!(state(&sup, "ccl-auto-12").0, State::Working);
-    let job = sup.recreate("ccl-auto-12", NOW).unwrap();
-    sup.on_executed(
-        vec![OpResult {
-            job,
-            outcome: Ok("pane %12".into()),
-            started: None,
-        }],
-        NOW + 10,
-    );
-    // The respawned pane is a shell with a new pid.
-    let mut fresh = pane("ccl-auto-12", 12);
-    fresh.pane_pid = 20_012;
-    for t in 1..4 {
-        sup.on_poll(polled(vec![fresh.clone()], &[]), NOW + t * 1000);
-        assert_eq!(
-            state(&sup, "ccl-auto-12"),
-            (State::Idle, "shell".to_string()),
-            "poll {t}"
-        );
-    }
-    assert!(
-        !sup.memory.events.iter().any(|e| e.text.contains("crashed")),
-        "{:?}",
-        sup.memory.events
-    );
-    let again: Vec<String> = sup
-        .reconcile(NOW + 5000)
-        .into_iter()
-        .map(|j| j.name)
-        .filter(|n| n == "ccl-auto-12")
-        .collect();
-    assert!(again.is_empty(), "a second respawn was planned");
-}
-
-#[test]
-fn killing_a_working_slot_by_hand_is_not_a_crash() {
-    let (cfg, _) = production();
-    let mut sup = Supervisor::new(cfg, None, NOW);
-    sup.on_poll(working(), NOW);
-    let job = sup.kill("ccl-auto-12", NOW);
-    sup.on_executed(
-        vec![OpResult {
-            job,
-            outcome: Ok("killed".into()),
-            started: None,
-        }],
-        NOW + 10,
-    );
-    sup.on_poll(polled(vec![], &[]), NOW + 1000);
-    assert!(
-        !sup.memory.events.iter().any(|e| e.text.contains("crashed")),
-        "{:?}",
-        sup.memory.events
-    );
-    assert_ne!(state(&sup, "ccl-auto-12").0, State::Failed);
-}
-
-#[test]
 fn a_restarted_supervisor_does_not_take_the_old_last_state_for_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::new(dir.path(), "L-test");
     let (cfg, _) = production();
     {
-        let mut first = Supervisor::new(cfg.clone(), Some(store.clone()), NOW);
+        let (mut first, mut persist) = Persist::open(cfg.clone(), Some(store.clone()), NOW);
         first.on_poll(working(), NOW);
-        first.save(NOW);
+        persist.save(&mut first, NOW);
     }
     // The agent finished while no supervisor ran: the next one sees its shell.
-    let mut second = Supervisor::new(cfg, Some(store), NOW + 60_000);
+    let (mut second, _persist) = Persist::open(cfg, Some(store), NOW + 60_000);
     second.on_poll(polled(vec![pane("ccl-auto-12", 12)], &[]), NOW + 60_000);
     assert_eq!(
         state(&second, "ccl-auto-12"),
@@ -158,7 +97,7 @@ impl Tmux for Stopping {
 #[test]
 fn ops_queued_when_the_supervisor_stops_are_dropped_and_not_counted_as_failures() {
     let (cfg, _) = production();
-    let mut sup = Supervisor::new(cfg, None, NOW);
+    let mut sup = Supervisor::without_memory(cfg);
     sup.on_poll(polled(Vec::new(), &[]), NOW);
     let jobs = sup.reconcile(NOW);
     assert_eq!(jobs.len(), 10, "the whole auto pool is due");
@@ -184,53 +123,6 @@ fn ops_queued_when_the_supervisor_stops_are_dropped_and_not_counted_as_failures(
             sup.memory.events
         );
     }
-}
-
-#[test]
-fn a_failed_poll_leaves_the_age_of_the_last_good_one() {
-    let (cfg, _) = production();
-    let mut sup = Supervisor::new(cfg, None, NOW);
-    sup.on_poll(polled(Vec::new(), &[]), NOW);
-    sup.on_poll(
-        PollResult {
-            error: Some("tmux did not answer within 10 s".into()),
-            ..PollResult::default()
-        },
-        NOW + 10_000,
-    );
-    assert_eq!(sup.last_poll_at, Some(NOW));
-    assert!(sup.last_poll_error.is_some());
-}
-
-#[test]
-fn a_poll_problem_is_said_once_while_it_stays() {
-    let (cfg, _) = production();
-    let mut sup = Supervisor::new(cfg, None, NOW);
-    let with = |w: &[&str]| PollResult {
-        warnings: w.iter().map(|s| (*s).to_string()).collect(),
-        ..polled(Vec::new(), &[])
-    };
-    let said = |sup: &Supervisor, w: &str| sup.memory.events.iter().filter(|e| e.text == w).count();
-    for t in 0..5 {
-        sup.on_poll(with(&["status file /s is a directory"]), NOW + t);
-    }
-    assert_eq!(said(&sup, "status file /s is a directory"), 1);
-    // A failed poll says nothing about the status file; the problem is still the same after.
-    sup.on_poll(
-        PollResult {
-            error: Some("tmux did not answer within 10 s".into()),
-            ..PollResult::default()
-        },
-        NOW + 10,
-    );
-    sup.on_poll(with(&["status file /s is a directory"]), NOW + 11);
-    assert_eq!(said(&sup, "status file /s is a directory"), 1);
-    // A new problem is said; one that went away and came back is said again.
-    sup.on_poll(with(&["status file /s is too big"]), NOW + 12);
-    sup.on_poll(with(&[]), NOW + 13);
-    sup.on_poll(with(&["status file /s is a directory"]), NOW + 14);
-    assert_eq!(said(&sup, "status file /s is too big"), 1);
-    assert_eq!(said(&sup, "status file /s is a directory"), 2);
 }
 
 /// A tmux whose snapshot is fixed, recording the servers it was asked to reap for.
@@ -270,7 +162,7 @@ impl Tmux for Fixed {
 #[test]
 fn a_slot_pane_dead_without_a_status_makes_the_poll_nudge_the_server() {
     let (cfg, _) = production();
-    let sup = Supervisor::new(cfg, None, NOW);
+    let sup = Supervisor::without_memory(cfg);
     let lost = crate::tmux::Pane {
         pane_dead: true,
         ..pane("ccl-auto-11", 11)

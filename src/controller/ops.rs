@@ -1,0 +1,269 @@
+//! The controller's ops: reconcile passes and the operator's recreate and kill turned into
+//! jobs (each marked in flight), and their results folded back into the memory.
+
+use super::{CONFIRM_POLLS, Supervisor, launch_for};
+use crate::jobs::{Done, OpJob, OpKind, OpResult};
+use crate::memory::{Action, EventKind, InFlight, Millis};
+use crate::reconcile::{Op, plan};
+use crate::tmux::Target;
+
+impl Supervisor {
+    /// Plans a reconcile pass over the last observation. When the supervisor may act, the
+    /// ops are marked in flight and returned as jobs to execute; otherwise the plan is only
+    /// kept for display.
+    pub fn reconcile(&mut self, now: Millis) -> Vec<OpJob> {
+        let Some(obs) = &self.last else {
+            return Vec::new();
+        };
+        if self.last_poll_error.is_some() {
+            return Vec::new();
+        }
+        let p = plan(&self.layout, &self.config.backoff, obs, &self.memory, now);
+        let changed = p.ops != self.last_plan.ops;
+        self.last_plan = p.clone();
+        if !self.mode.acts() {
+            if changed && !p.ops.is_empty() {
+                let what: Vec<String> = p.ops.iter().map(|o| o.describe(&self.layout)).collect();
+                tracing::info!(mode = ?self.mode, "not acting on the plan: {}", what.join(", "));
+            }
+            return Vec::new();
+        }
+        let mut jobs = Vec::new();
+        for op in p.ops {
+            let slot = op.slot();
+            let name = self.layout.slots[slot].name.clone();
+            match op {
+                Op::GiveUp { .. } => {
+                    let m = self.memory.slot_mut(&name);
+                    m.gave_up = true;
+                    let n = m.restarts;
+                    self.memory.push(
+                        now,
+                        EventKind::GaveUp,
+                        &name,
+                        format!("gave up on {name} after {n} restarts; recreate it by hand (r)"),
+                    );
+                }
+                Op::Create { .. } => {
+                    self.begin_start(&name, Action::Create, None, now);
+                    jobs.push(OpJob {
+                        name,
+                        kind: OpKind::Create(launch_for(&self.layout, slot)),
+                        manual: false,
+                    });
+                }
+                Op::Respawn {
+                    pane_id,
+                    old_pane_pid,
+                    ..
+                } => {
+                    self.begin_start(&name, Action::Respawn, Some(old_pane_pid), now);
+                    jobs.push(OpJob {
+                        name,
+                        kind: OpKind::Respawn {
+                            pane_id,
+                            launch: launch_for(&self.layout, slot),
+                        },
+                        manual: false,
+                    });
+                }
+            }
+        }
+        jobs
+    }
+
+    fn begin_start(&mut self, name: &str, op: Action, old_pane_pid: Option<u32>, now: Millis) {
+        self.unconfirmed.remove(name);
+        let m = self.memory.slot_mut(name);
+        if m.started_before {
+            m.restarts = m.restarts.saturating_add(1);
+            m.total_restarts = m.total_restarts.saturating_add(1);
+        }
+        m.started_before = true;
+        m.last_state = None;
+        m.last_start = Some(now);
+        m.healthy_since = None;
+        m.clean_exit = false;
+        m.in_flight = Some(InFlight {
+            op,
+            since: now,
+            old_pane_pid,
+        });
+    }
+
+    /// The operator asks to recreate a slot: respawn in place if its session is there,
+    /// create it if not. Clears a gave-up mark and the backoff. `None` if not a slot.
+    pub fn recreate(&mut self, name: &str, now: Millis) -> Option<OpJob> {
+        let slot = self.layout.slot(name)?;
+        let pane = self
+            .last
+            .as_ref()
+            .and_then(|o| o.slot(slot))
+            .and_then(|s| s.pane.clone());
+        {
+            let m = self.memory.slot_mut(name);
+            m.gave_up = false;
+            m.restarts = 0;
+        }
+        let launch = launch_for(&self.layout, slot);
+        let job = if let Some(p) = pane {
+            self.begin_start(name, Action::Respawn, Some(p.pane_pid), now);
+            OpJob {
+                name: name.to_string(),
+                kind: OpKind::Respawn {
+                    pane_id: p.pane_id,
+                    launch,
+                },
+                manual: true,
+            }
+        } else {
+            self.begin_start(name, Action::Create, None, now);
+            OpJob {
+                name: name.to_string(),
+                kind: OpKind::Create(launch),
+                manual: true,
+            }
+        };
+        Some(job)
+    }
+
+    /// The operator asks to kill a session (a slot or a stray), by its id when known.
+    pub fn kill(&mut self, name: &str, now: Millis) -> OpJob {
+        // Killing a slot is an op of ours: its vanishing is not a crash.
+        if self.layout.slot(name).is_some() {
+            let m = self.memory.slot_mut(name);
+            m.in_flight = Some(InFlight {
+                op: Action::Kill,
+                since: now,
+                old_pane_pid: None,
+            });
+            m.last_state = None;
+        }
+        let id = self.last.as_ref().and_then(|o| {
+            o.slots
+                .iter()
+                .filter_map(|s| s.pane.as_ref())
+                .chain(o.strays.iter().map(|s| &s.pane))
+                .chain(o.others.iter())
+                .find(|p| p.session_name == name)
+                .map(|p| p.session_id.clone())
+        });
+        OpJob {
+            name: name.to_string(),
+            kind: OpKind::Kill(id.map_or_else(|| Target::Name(name.to_string()), Target::Session)),
+            manual: true,
+        }
+    }
+
+    /// Folds op results in: events, failure marks, in-flight bookkeeping.
+    pub fn on_executed(&mut self, results: Vec<OpResult>, now: Millis) {
+        for r in results {
+            let name = r.job.name.clone();
+            let who = if r.job.manual {
+                " (by the operator)"
+            } else {
+                ""
+            };
+            let verb = r.job.kind.verb();
+            match r.outcome {
+                // Dropped because the supervisor is stopping: nothing happened to the slot.
+                Err(e) if e.is_stopped() => {
+                    if let Some(m) = self.memory.slots.get_mut(&name) {
+                        m.in_flight = None;
+                    }
+                    self.memory.push(
+                        now,
+                        EventKind::Info,
+                        &name,
+                        format!("{verb} {name} not done: {e}"),
+                    );
+                }
+                Ok(Done::Killed) => {
+                    if self.layout.slot(&name).is_some() {
+                        self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
+                        self.memory.slot_mut(&name).pane = None;
+                    }
+                    self.memory
+                        .push(now, EventKind::Killed, &name, format!("killed {name}{who}"));
+                }
+                Err(e) if matches!(r.job.kind, OpKind::Kill(_)) => {
+                    if let Some(m) = self.memory.slots.get_mut(&name) {
+                        m.in_flight = None;
+                    }
+                    self.memory.push(
+                        now,
+                        EventKind::Error,
+                        &name,
+                        format!("kill {name} failed: {e}"),
+                    );
+                }
+                Ok(Done::AlreadyExisted) => {
+                    // Someone else was quicker: their session is taken as it is.
+                    self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
+                    let m = self.memory.slot_mut(&name);
+                    m.failed = None;
+                    m.failed_session = None;
+                    self.memory.push(
+                        now,
+                        EventKind::Info,
+                        &name,
+                        format!("{name} already existed: someone else created it; left as it is"),
+                    );
+                }
+                Ok(done @ (Done::Created(_) | Done::Respawned)) => {
+                    self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
+                    // From now on the slot follows the pane this op started.
+                    let (started, what) = match (&done, &r.job.kind) {
+                        (Done::Created(p), _) => (Some(p.clone()), p.session_id.clone()),
+                        (_, OpKind::Respawn { pane_id, .. }) => {
+                            (self.pane_in_last(pane_id), format!("pane {pane_id}"))
+                        }
+                        _ => (None, String::new()),
+                    };
+                    let m = self.memory.slot_mut(&name);
+                    if started.is_some() {
+                        m.pane = started;
+                    }
+                    let recovered = m.failed.take();
+                    m.failed_session = None;
+                    let created = matches!(done, Done::Created(_));
+                    let past = if created { "created" } else { "restarted" };
+                    let (ev, text) = match recovered {
+                        Some(f) => (
+                            EventKind::Recovered,
+                            format!("recovered {name}: {past} after it {f}{who}"),
+                        ),
+                        None if created => {
+                            (EventKind::Created, format!("created {name} ({what}){who}"))
+                        }
+                        None => (
+                            EventKind::Restarted,
+                            format!("restarted {name} ({what}){who}"),
+                        ),
+                    };
+                    self.memory.push(now, ev, &name, text);
+                }
+                Err(e) => {
+                    let current_session = self.last.as_ref().and_then(|o| {
+                        o.slots
+                            .iter()
+                            .filter_map(|s| s.pane.as_ref())
+                            .find(|p| p.session_name == name)
+                            .map(|p| p.session_id.clone())
+                    });
+                    let m = self.memory.slot_mut(&name);
+                    m.in_flight = None;
+                    m.failed = Some(format!("{verb} failed: {e}"));
+                    // The mark belongs to the session that is there (a respawn's), if any.
+                    m.failed_session = current_session;
+                    self.memory.push(
+                        now,
+                        EventKind::Error,
+                        &name,
+                        format!("{verb} {name} failed: {e}"),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Tests of the supervisor's bookkeeping around its own ops and restarts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::fixtures::{pane, production, running};
+use crate::jobs::Done;
+use crate::observe::State;
+use crate::tmux::Snapshot;
+
+const NOW: Millis = 1_000_000_000;
+
+fn polled(panes: Vec<crate::tmux::Pane>, captures: &[(&str, &str)]) -> PollResult {
+    PollResult {
+        snapshot: Snapshot {
+            panes,
+            rejected: Vec::new(),
+        },
+        captures: captures
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect(),
+        ..PollResult::default()
+    }
+}
+
+fn state(sup: &Supervisor, name: &str) -> (State, String) {
+    let i = sup.layout.slot(name).unwrap();
+    let st = &sup.last.as_ref().unwrap().slots[i];
+    (st.state, st.reason())
+}
+
+/// A working agent in ccl-auto-12 (pane %12, pid 10012).
+fn working() -> PollResult {
+    polled(
+        vec![running(pane("ccl-auto-12", 12), "claude")],
+        &[("%12", "Thinking… (esc to interrupt)")],
+    )
+}
+
+#[test]
+fn recreating_a_working_slot_by_hand_is_not_a_crash() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::without_memory(cfg);
+    sup.on_poll(working(), NOW);
+    assert_eq!(state(&sup, "ccl-auto-12").0, State::Working);
+    let job = sup.recreate("ccl-auto-12", NOW).unwrap();
+    sup.on_executed(
+        vec![OpResult {
+            job,
+            outcome: Ok(Done::Respawned),
+        }],
+        NOW + 10,
+    );
+    // The respawned pane is a shell with a new pid.
+    let mut fresh = pane("ccl-auto-12", 12);
+    fresh.pane_pid = 20_012;
+    for t in 1..4 {
+        sup.on_poll(polled(vec![fresh.clone()], &[]), NOW + t * 1000);
+        assert_eq!(
+            state(&sup, "ccl-auto-12"),
+            (State::Idle, "shell".to_string()),
+            "poll {t}"
+        );
+    }
+    assert!(
+        !sup.memory.events.iter().any(|e| e.text.contains("crashed")),
+        "{:?}",
+        sup.memory.events
+    );
+    let again: Vec<String> = sup
+        .reconcile(NOW + 5000)
+        .into_iter()
+        .map(|j| j.name)
+        .filter(|n| n == "ccl-auto-12")
+        .collect();
+    assert!(again.is_empty(), "a second respawn was planned");
+}
+
+#[test]
+fn killing_a_working_slot_by_hand_is_not_a_crash() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::without_memory(cfg);
+    sup.on_poll(working(), NOW);
+    let job = sup.kill("ccl-auto-12", NOW);
+    sup.on_executed(
+        vec![OpResult {
+            job,
+            outcome: Ok(Done::Killed),
+        }],
+        NOW + 10,
+    );
+    sup.on_poll(polled(vec![], &[]), NOW + 1000);
+    assert!(
+        !sup.memory.events.iter().any(|e| e.text.contains("crashed")),
+        "{:?}",
+        sup.memory.events
+    );
+    assert_ne!(state(&sup, "ccl-auto-12").0, State::Failed);
+}
+
+#[test]
+fn a_failed_poll_leaves_the_age_of_the_last_good_one() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::without_memory(cfg);
+    sup.on_poll(polled(Vec::new(), &[]), NOW);
+    sup.on_poll(
+        PollResult {
+            error: Some("tmux did not answer within 10 s".into()),
+            ..PollResult::default()
+        },
+        NOW + 10_000,
+    );
+    assert_eq!(sup.last_poll_at, Some(NOW));
+    assert!(sup.last_poll_error.is_some());
+}
+
+#[test]
+fn a_poll_problem_is_said_once_while_it_stays() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::without_memory(cfg);
+    let with = |w: &[&str]| PollResult {
+        warnings: w.iter().map(|s| (*s).to_string()).collect(),
+        ..polled(Vec::new(), &[])
+    };
+    let said = |sup: &Supervisor, w: &str| sup.memory.events.iter().filter(|e| e.text == w).count();
+    for t in 0..5 {
+        sup.on_poll(with(&["status file /s is a directory"]), NOW + t);
+    }
+    assert_eq!(said(&sup, "status file /s is a directory"), 1);
+    // A failed poll says nothing about the status file; the problem is still the same after.
+    sup.on_poll(
+        PollResult {
+            error: Some("tmux did not answer within 10 s".into()),
+            ..PollResult::default()
+        },
+        NOW + 10,
+    );
+    sup.on_poll(with(&["status file /s is a directory"]), NOW + 11);
+    assert_eq!(said(&sup, "status file /s is a directory"), 1);
+    // A new problem is said; one that went away and came back is said again.
+    sup.on_poll(with(&["status file /s is too big"]), NOW + 12);
+    sup.on_poll(with(&[]), NOW + 13);
+    sup.on_poll(with(&["status file /s is a directory"]), NOW + 14);
+    assert_eq!(said(&sup, "status file /s is too big"), 1);
+    assert_eq!(said(&sup, "status file /s is a directory"), 2);
+}

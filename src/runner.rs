@@ -1,0 +1,384 @@
+//! The loops' side of the work: running poll and op jobs against tmux on blocking threads,
+//! the state file and the lock ([`Persist`]), tickers, and the headless daemon loop. The
+//! decisions are the controller's; this is where they are carried out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+use crate::config::Config;
+use crate::controller::{Mode, Supervisor};
+use crate::jobs::{CAPTURE_LINES, Done, OpError, OpJob, OpKind, OpResult, PollJob, PollResult};
+use crate::memory::{EventKind, Lock, Memory, Millis, OwnedPane, Store};
+use crate::observe::{adopt_panes_of_old_memory, panes_to_capture};
+use crate::status_file;
+use crate::tmux::{Created, Tmux, TmuxError};
+use crate::tmux_process::Shutdown;
+
+/// The current wall-clock time in milliseconds (read only by the loops, never by logic).
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+impl PollJob {
+    /// One `list-panes` call, then one chained capture call for panes with new output.
+    pub fn run(self, tmux: &dyn Tmux) -> PollResult {
+        let mut out = PollResult::default();
+        match tmux.snapshot() {
+            Ok(s) => out.snapshot = s,
+            Err(e) => {
+                out.error = Some(e.to_string());
+                return out;
+            }
+        }
+        // A slot's pane dead with neither status nor signal: tmux may have missed its exit.
+        // Nudge the server so the next poll has the status (pane_dead is acted on anyway).
+        if let Some(server) = out.snapshot.server_pid()
+            && out.snapshot.panes.iter().any(|p| {
+                p.pane_dead
+                    && p.dead_status.is_none()
+                    && p.dead_signal.is_none()
+                    && self.layout.slot(&p.session_name).is_some()
+            })
+            && let Err(e) = tmux.reap_lost_exits(server)
+        {
+            tracing::debug!("could not nudge the tmux server for a lost exit status: {e}");
+        }
+        let mut want = panes_to_capture(
+            &self.layout,
+            &out.snapshot,
+            &self.agent,
+            &self.last_read,
+            &self.owned,
+        );
+        if let Some(id) = &self.preview
+            && !want.contains(id)
+            && let Some(p) = out.snapshot.panes.iter().find(|p| &p.pane_id == id)
+            && self.last_read.get(id) != Some(&p.window_activity)
+        {
+            want.push(id.clone());
+        }
+        if !want.is_empty() {
+            match tmux.capture(&want, CAPTURE_LINES) {
+                Ok(c) => out.captures = c,
+                Err(e) => out.warnings.push(format!("capture failed: {e}")),
+            }
+        }
+        if let Some(path) = &self.status_file {
+            match status_file::read(path) {
+                Ok(x) => out.external = x,
+                Err(e) => out.warnings.push(e.to_string()),
+            }
+        }
+        out
+    }
+}
+
+/// Runs op jobs one after the other against tmux. Once tmux says the supervisor is stopping,
+/// the jobs still queued are not run: they come back as not run.
+pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
+    let mut stopping = false;
+    jobs.into_iter()
+        .map(|job| {
+            if stopping {
+                return OpResult {
+                    job,
+                    outcome: Err(TmuxError::Stopped.into()),
+                };
+            }
+            let outcome = match &job.kind {
+                OpKind::Create(launch) => tmux.create(launch).map(|c| match c {
+                    Created::New {
+                        server_pid,
+                        session_id,
+                        pane_id,
+                    } => Done::Created(OwnedPane {
+                        server_pid,
+                        session_id,
+                        pane_id,
+                    }),
+                    Created::AlreadyExists => Done::AlreadyExisted,
+                }),
+                OpKind::Respawn { pane_id, launch } => {
+                    tmux.respawn(pane_id, launch).map(|()| Done::Respawned)
+                }
+                OpKind::Kill(target) => tmux.kill(target).map(|()| Done::Killed),
+            };
+            stopping = matches!(outcome, Err(TmuxError::Stopped));
+            OpResult {
+                job,
+                outcome: outcome.map_err(OpError::from),
+            }
+        })
+        .collect()
+}
+
+/// The state file and the lock of the server, owned by the loop: the controller never opens
+/// a file. Memory is written only when it changed, never while observe-only (the other
+/// supervisor owns it then).
+pub struct Persist {
+    store: Option<Store>,
+    lock: Option<Lock>,
+    saved: Vec<u8>,
+    /// Last save error, said once.
+    save_error: Option<String>,
+}
+
+impl Persist {
+    /// Loads the memory of `store` (slots that left the config forgotten, their events kept)
+    /// and tries the lock: without it the supervisor runs observe-only and tries again at
+    /// each reconcile tick. Problems go to the event log. No store: memory lives in memory.
+    pub fn open(config: Config, store: Option<Store>, now: Millis) -> (Supervisor, Persist) {
+        let layout = crate::pool::Layout::new(&config);
+        let store = store.map(|st| st.keeping_slots(layout.slots.iter().map(|s| s.name.clone())));
+        let mut memory = Memory::default();
+        let mut lock = None;
+        let mut mode = Mode::default();
+        let mut wants_lock = false;
+        let mut notes: Vec<(EventKind, String)> = Vec::new();
+        if let Some(st) = &store {
+            let (m, warning) = st.load();
+            memory = m;
+            adopt_panes_of_old_memory(&mut memory);
+            if let Some(w) = warning {
+                notes.push((EventKind::Error, w.0));
+            }
+            match st.lock() {
+                Ok(Some(l)) => lock = Some(l),
+                Ok(None) => {
+                    mode.observe_only = true;
+                    wants_lock = true;
+                    let who = st
+                        .lock_holder()
+                        .map_or_else(String::new, |p| format!(" (pid {p})"));
+                    notes.push((
+                        EventKind::Info,
+                        format!(
+                            "another supervisor{who} is reconciling this tmux server; observe-only"
+                        ),
+                    ));
+                }
+                // A symlink (or a FIFO) where the lock should be is not a lock anyone can
+                // trust: observe only, until it is removed and the lock can be taken.
+                Err(e) if crate::statedir::is_not_followed(&e) => {
+                    mode.observe_only = true;
+                    wants_lock = true;
+                    notes.push((
+                        EventKind::Error,
+                        format!(
+                            "cannot take the lock {}: {e}; observe-only until it can be taken",
+                            st.lock_path.display()
+                        ),
+                    ));
+                }
+                Err(e) => notes.push((
+                    EventKind::Error,
+                    format!(
+                        "cannot take the lock {}: {e}; reconciling without it",
+                        st.lock_path.display()
+                    ),
+                )),
+            }
+        }
+        let mut sup = Supervisor::new(config, memory, mode);
+        sup.wants_lock = wants_lock;
+        for (kind, text) in notes {
+            sup.memory.push(now, kind, "", text);
+        }
+        let persist = Persist {
+            store,
+            lock,
+            saved: Vec::new(),
+            save_error: None,
+        };
+        (sup, persist)
+    }
+
+    /// An observe-only supervisor tries again for the lock (the other one may have quit).
+    pub fn retry_lock(&mut self, sup: &mut Supervisor, now: Millis) {
+        if !sup.wants_lock || self.lock.is_some() {
+            return;
+        }
+        if let Some(st) = &self.store
+            && let Ok(Some(l)) = st.lock()
+        {
+            self.lock = Some(l);
+            let (memory, _) = st.load();
+            sup.took_lock(memory, now);
+        }
+    }
+
+    /// Writes the memory if it changed.
+    pub fn save(&mut self, sup: &mut Supervisor, now: Millis) {
+        if sup.mode.observe_only {
+            return;
+        }
+        let Some(store) = &self.store else { return };
+        let Ok(bytes) = serde_json::to_vec(&sup.memory) else {
+            return;
+        };
+        if bytes == self.saved {
+            return;
+        }
+        match store.save(&sup.memory) {
+            Ok(()) => {
+                self.saved = bytes;
+                self.save_error = None;
+            }
+            Err(e) => {
+                let msg = format!(
+                    "cannot write the state file {}: {e}; restart counters live in memory only",
+                    store.path.display()
+                );
+                if self.save_error.as_ref() != Some(&msg) {
+                    sup.note_error(now, msg.clone());
+                    self.save_error = Some(msg);
+                }
+            }
+        }
+    }
+
+    /// The per-server state file.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+}
+
+/// Messages from blocking work back to the owning task.
+#[derive(Debug)]
+pub enum Work {
+    Polled(PollResult),
+    Executed(Vec<OpResult>),
+}
+
+/// Runs a poll job on a blocking thread and posts the result.
+pub fn spawn_poll(tmux: Arc<dyn Tmux>, job: PollJob, tx: mpsc::UnboundedSender<Work>) {
+    tokio::task::spawn_blocking(move || {
+        // A result always comes back, so the loop never waits forever for a poll.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(tmux.as_ref())))
+            .unwrap_or_else(|_| PollResult {
+                error: Some("the poll panicked (see the log)".to_string()),
+                ..PollResult::default()
+            });
+        let _ = tx.send(Work::Polled(r));
+    });
+}
+
+/// Runs op jobs on a blocking thread and posts the results.
+pub fn spawn_execute(tmux: Arc<dyn Tmux>, jobs: Vec<OpJob>, tx: mpsc::UnboundedSender<Work>) {
+    if jobs.is_empty() {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        // A result always comes back, so the loop never waits forever for an op.
+        let names = jobs.clone();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            execute(tmux.as_ref(), jobs)
+        }))
+        .unwrap_or_else(|_| {
+            names
+                .into_iter()
+                .map(|job| OpResult {
+                    job,
+                    outcome: Err(OpError::Panicked),
+                })
+                .collect()
+        });
+        let _ = tx.send(Work::Executed(r));
+    });
+}
+
+/// An interval that skips missed ticks instead of bursting after a stall.
+pub fn ticker(period: Duration) -> tokio::time::Interval {
+    let mut t = tokio::time::interval(period);
+    t.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    t
+}
+
+/// How long a stopping supervisor waits for the tmux calls it stopped to come back (they
+/// end at once when the [`Shutdown`] switch is on; this only bounds the wait if one does not).
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// The headless loop: poll every `poll_interval`, reconcile every `reconcile_interval` and
+/// right after a poll that shows a supervised slot missing or dead; returns on `shutdown`.
+///
+/// On the way out `stop` is triggered: the tmux call in progress ends at once, queued ops are
+/// dropped (and logged as not run), and the memory is saved.
+pub async fn run_daemon(
+    mut sup: Supervisor,
+    mut persist: Persist,
+    tmux: Arc<dyn Tmux>,
+    shutdown: impl std::future::Future<Output = ()>,
+    stop: Shutdown,
+) -> Supervisor {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut poll_tick = ticker(sup.config.poll_interval);
+    let mut reconcile_tick = ticker(sup.config.reconcile_interval);
+    tokio::pin!(shutdown);
+    tracing::info!(
+        slots = sup.layout.slots.len(),
+        observe_only = sup.mode.observe_only,
+        dry_run = sup.mode.dry_run,
+        "daemon started"
+    );
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = poll_tick.tick(), if !sup.polling() => {
+                if let Some(job) = sup.poll_tick() {
+                    spawn_poll(Arc::clone(&tmux), job, tx.clone());
+                }
+            }
+            _ = reconcile_tick.tick() => {
+                let now = now_ms();
+                persist.retry_lock(&mut sup, now);
+                let jobs = sup.reconcile_tick(now);
+                spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
+            }
+            Some(work) = rx.recv() => {
+                let now = now_ms();
+                match work {
+                    Work::Polled(r) => {
+                        let jobs = sup.polled(r, now);
+                        spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
+                    }
+                    Work::Executed(r) => {
+                        sup.executed(r, now);
+                        // See the effect soon rather than at the next tick.
+                        poll_tick.reset_immediately();
+                    }
+                }
+                persist.save(&mut sup, now);
+            }
+        }
+    }
+    stop.trigger();
+    wind_down(&mut sup, &mut rx).await;
+    persist.save(&mut sup, now_ms());
+    tracing::info!("daemon stopped");
+    sup
+}
+
+/// The ops in progress come back at once as stopped: fold them in (within [`STOP_GRACE`]) so
+/// the memory says which ops were not run.
+pub async fn wind_down(sup: &mut Supervisor, rx: &mut mpsc::UnboundedReceiver<Work>) {
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    while sup.polling() || sup.executing() > 0 {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(Work::Executed(r))) => sup.executed(r, now_ms()),
+            // Not folded in: nothing more is planned on the way out.
+            Ok(Some(Work::Polled(_))) => sup.poll_dropped(),
+            Ok(None) | Err(_) => {
+                sup.abandon_work();
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -329,6 +329,7 @@ fn daemon(config: Config, cli: &Cli) -> ExitCode {
         tmux,
         shutdown_signal(),
         stop,
+        &runner::now_ms,
     ));
     // The tmux calls were stopped; never wait long for a blocking thread.
     rt.shutdown_timeout(runner::STOP_GRACE);

@@ -24,6 +24,10 @@ pub fn now_ms() -> Millis {
         .map_or(0, |d| d.as_millis() as Millis)
 }
 
+/// A clock for the loops: [`now_ms`] in production; loop tests pass one that follows tokio's
+/// paused clock.
+pub type Clock = dyn Fn() -> Millis + Send + Sync;
+
 impl PollJob {
     /// One `list-panes` call, then one chained capture call for panes with new output.
     pub fn run(self, tmux: &dyn Tmux) -> PollResult {
@@ -314,6 +318,7 @@ pub async fn run_daemon(
     tmux: Arc<dyn Tmux>,
     shutdown: impl std::future::Future<Output = ()>,
     stop: Shutdown,
+    clock: &Clock,
 ) -> Supervisor {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut poll_tick = ticker(sup.config.poll_interval);
@@ -334,13 +339,13 @@ pub async fn run_daemon(
                 }
             }
             _ = reconcile_tick.tick() => {
-                let now = now_ms();
+                let now = clock();
                 persist.retry_lock(&mut sup, now);
                 let jobs = sup.reconcile_tick(now);
                 spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
             }
             Some(work) = rx.recv() => {
-                let now = now_ms();
+                let now = clock();
                 match work {
                     Work::Polled(r) => {
                         let jobs = sup.polled(r, now);
@@ -357,19 +362,23 @@ pub async fn run_daemon(
         }
     }
     stop.trigger();
-    wind_down(&mut sup, &mut rx).await;
-    persist.save(&mut sup, now_ms());
+    wind_down(&mut sup, &mut rx, clock).await;
+    persist.save(&mut sup, clock());
     tracing::info!("daemon stopped");
     sup
 }
 
 /// The ops in progress come back at once as stopped: fold them in (within [`STOP_GRACE`]) so
 /// the memory says which ops were not run.
-pub async fn wind_down(sup: &mut Supervisor, rx: &mut mpsc::UnboundedReceiver<Work>) {
+pub async fn wind_down(
+    sup: &mut Supervisor,
+    rx: &mut mpsc::UnboundedReceiver<Work>,
+    clock: &Clock,
+) {
     let deadline = tokio::time::Instant::now() + STOP_GRACE;
     while sup.polling() || sup.executing() > 0 {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(Work::Executed(r))) => sup.executed(r, now_ms()),
+            Ok(Some(Work::Executed(r))) => sup.executed(r, clock()),
             // Not folded in: nothing more is planned on the way out.
             Ok(Some(Work::Polled(_))) => sup.poll_dropped(),
             Ok(None) | Err(_) => {
@@ -380,5 +389,7 @@ pub async fn wind_down(sup: &mut Supervisor, rx: &mut mpsc::UnboundedReceiver<Wo
     }
 }
 
+#[cfg(test)]
+mod loop_tests;
 #[cfg(test)]
 mod tests;

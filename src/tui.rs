@@ -354,7 +354,7 @@ pub async fn run(
     // The tmux calls in progress stop and queued ops are dropped; what comes back is folded
     // in so the memory says which ops were not run.
     attach.cli.shutdown().trigger();
-    wind_down(&mut app.sup, &mut work_rx).await;
+    wind_down(&mut app.sup, &mut work_rx, &now_ms).await;
     fxr.persist.save(&mut app.sup, now_ms());
     tracing::info!("ui stopped");
     result

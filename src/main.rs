@@ -306,12 +306,9 @@ fn daemon(config: Config, cli: &Cli) -> ExitCode {
         Ok(parts) => parts,
         Err(code) => return code,
     };
-    // Observe-only because another supervisor holds the lock (not because the lock file is a
-    // symlink: that error is printed below).
-    let lock_refused = persist.store().is_some_and(|s| {
-        std::fs::symlink_metadata(&s.lock_path).is_ok_and(|m| !m.file_type().is_file())
-    });
-    if sup.mode.observe_only && !lock_refused {
+    // Observe-only because another supervisor holds the lock (a lock that could not be taken
+    // at all is among the errors printed below).
+    if persist.held_elsewhere() {
         eprintln!(
             "tmux-supervisor: another supervisor is reconciling this tmux server; running observe-only"
         );

@@ -130,6 +130,8 @@ pub struct Persist {
     saved: Vec<u8>,
     /// Last save error, said once.
     save_error: Option<String>,
+    /// At the start the lock was held by another supervisor (not refused for a bad file).
+    held_elsewhere: bool,
 }
 
 impl Persist {
@@ -143,6 +145,7 @@ impl Persist {
         let mut lock = None;
         let mut mode = Mode::default();
         let mut wants_lock = false;
+        let mut held_elsewhere = false;
         let mut notes: Vec<(EventKind, String)> = Vec::new();
         if let Some(st) = &store {
             let (m, warning) = st.load();
@@ -156,6 +159,7 @@ impl Persist {
                 Ok(None) => {
                     mode.observe_only = true;
                     wants_lock = true;
+                    held_elsewhere = true;
                     let who = st
                         .lock_holder()
                         .map_or_else(String::new, |p| format!(" (pid {p})"));
@@ -166,9 +170,11 @@ impl Persist {
                         ),
                     ));
                 }
-                // A symlink (or a FIFO) where the lock should be is not a lock anyone can
-                // trust: observe only, until it is removed and the lock can be taken.
-                Err(e) if crate::statedir::is_not_followed(&e) => {
+                // No lock, no acting: a symlink or a FIFO where the lock should be, a state
+                // dir that cannot be written, a name too long… Reconciling without the lock
+                // could mean two supervisors acting on one server. Observe only, say why, and
+                // try again at each reconcile tick.
+                Err(e) => {
                     mode.observe_only = true;
                     wants_lock = true;
                     notes.push((
@@ -179,13 +185,6 @@ impl Persist {
                         ),
                     ));
                 }
-                Err(e) => notes.push((
-                    EventKind::Error,
-                    format!(
-                        "cannot take the lock {}: {e}; reconciling without it",
-                        st.lock_path.display()
-                    ),
-                )),
             }
         }
         let mut sup = Supervisor::new(config, memory, mode);
@@ -198,6 +197,7 @@ impl Persist {
             lock,
             saved: Vec::new(),
             save_error: None,
+            held_elsewhere,
         };
         (sup, persist)
     }
@@ -211,7 +211,8 @@ impl Persist {
             && let Ok(Some(l)) = st.lock()
         {
             self.lock = Some(l);
-            let (memory, _) = st.load();
+            let (mut memory, _) = st.load();
+            adopt_panes_of_old_memory(&mut memory);
             sup.took_lock(memory, now);
         }
     }
@@ -249,6 +250,11 @@ impl Persist {
     /// The per-server state file.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+
+    /// Another supervisor held the lock at the start.
+    pub fn held_elsewhere(&self) -> bool {
+        self.held_elsewhere
     }
 }
 

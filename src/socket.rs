@@ -96,10 +96,28 @@ pub fn server_socket(name: Option<&str>, path: Option<&Path>) -> PathBuf {
     resolve(&socket_path(name, path, &SocketEnv::current()))
 }
 
+/// Longest key kept whole: file names of the state dir add up to about 40 bytes to it, and a
+/// file name has at most 255.
+const KEY_MAX: usize = 180;
+
 /// A file-name key for a socket path, one-to-one and readable: `/` becomes `_`; ASCII letters,
 /// digits and `-` stay; every other byte (`_`, `.` and `%` included) becomes `%XX`. So
 /// `/tmp/tmux-1000/a.b` → `_tmp_tmux-1000_a%2Eb` and `/tmp/tmux-1000/a_b` → `_tmp_tmux-1000_a%5Fb`.
+/// A key longer than [`KEY_MAX`] keeps its start and ends in `~` and a 64-bit FNV-1a hash of
+/// the whole path, so a long socket path still gets a lock file (tmux allows 107 bytes, which
+/// escaped may be three times as long).
 pub fn key(socket: &Path) -> String {
+    use std::hash::Hasher as _;
+    let whole = escaped(socket);
+    if whole.len() <= KEY_MAX {
+        return whole;
+    }
+    let mut h = fnv::FnvHasher::default();
+    h.write(socket.as_os_str().as_bytes());
+    format!("{}~{:016x}", &whole[..KEY_MAX - 17], h.finish())
+}
+
+fn escaped(socket: &Path) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     for &b in socket.as_os_str().as_bytes() {
@@ -118,6 +136,18 @@ pub fn key(socket: &Path) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn a_long_socket_path_gets_a_short_distinct_key() {
+        let long = |c: &str| PathBuf::from(format!("/tmp/{}", c.repeat(100)));
+        let (a, b) = (key(&long(".")), key(&long("_")));
+        assert_eq!(a.len(), KEY_MAX);
+        assert_ne!(a, b);
+        assert!(a.contains('~'));
+        assert_eq!(a, key(&long(".")), "stable");
+        // Short ones are kept whole.
+        assert_eq!(key(Path::new("/tmp/x")), "_tmp_x");
+    }
 
     fn env(tmux: Option<&str>, tmpdir: Option<&str>) -> SocketEnv {
         SocketEnv {

@@ -22,6 +22,9 @@ pub struct Store {
     /// The state file an earlier version wrote for this server (named after how the server
     /// was named, see [`legacy_key`]): read once, when there is no file under `path` yet.
     legacy: Option<PathBuf>,
+    /// The lock an earlier version takes for this server: held, it means that version still
+    /// runs on it (during an upgrade), and this one must not act. Only tried, never kept.
+    legacy_lock: Option<PathBuf>,
 }
 
 /// A problem with the state file that did not stop the supervisor.
@@ -42,6 +45,7 @@ impl Store {
             lock_path: state_dir.join(format!("lock-{server_key}")),
             slots: None,
             legacy: None,
+            legacy_lock: None,
         }
     }
 
@@ -51,6 +55,7 @@ impl Store {
     #[must_use]
     pub fn with_legacy(mut self, state_dir: &Path, legacy_key: &str) -> Self {
         self.legacy = Some(state_dir.join(format!("state-{legacy_key}.json")));
+        self.legacy_lock = Some(state_dir.join(format!("lock-{legacy_key}")));
         self
     }
 
@@ -205,6 +210,7 @@ impl Store {
                 .mode(0o600),
         )?;
         match file.try_lock() {
+            Ok(()) if self.earlier_version_holds_its_lock() => Ok(None),
             Ok(()) => {
                 let _ = file.set_len(0);
                 let _ = writeln!(file, "{}", std::process::id());
@@ -213,6 +219,18 @@ impl Store {
             Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Error(e)) => Err(e),
         }
+    }
+
+    /// An earlier version, which names its lock after how the server was named, holds that
+    /// lock now (it is tried, and let go at once when free).
+    fn earlier_version_holds_its_lock(&self) -> bool {
+        let Some(path) = &self.legacy_lock else {
+            return false;
+        };
+        let Ok(file) = statedir::open(path, OpenOptions::new().read(true).write(true)) else {
+            return false;
+        };
+        matches!(file.try_lock(), Err(TryLockError::WouldBlock))
     }
 
     /// The pid written by the holder of the lock, if readable.

@@ -192,3 +192,26 @@ fn a_slot_pane_dead_without_a_status_makes_the_poll_nudge_the_server() {
         assert_eq!(*tmux.reaped.lock().unwrap(), want);
     }
 }
+
+#[test]
+fn without_the_lock_it_never_acts_whatever_kept_it_from_taking_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // The state dir is a file: no lock can be made there.
+    let in_the_way = dir.path().join("state");
+    std::fs::write(&in_the_way, "").unwrap();
+    let store = Store::new(&in_the_way, "test");
+    let (cfg, _) = production();
+    let (mut sup, persist) = Persist::open(cfg, Some(store), NOW);
+    assert!(sup.mode.observe_only && sup.wants_lock && !persist.held_elsewhere());
+    assert!(
+        sup.memory
+            .events
+            .iter()
+            .any(|e| e.text.contains("observe-only until it can be taken")),
+        "{:?}",
+        sup.memory.events
+    );
+    sup.on_poll(polled(Vec::new(), &[]), NOW);
+    assert!(sup.reconcile(NOW).is_empty(), "it acted without the lock");
+    assert!(!sup.last_plan.ops.is_empty(), "the plan is still shown");
+}

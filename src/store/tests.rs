@@ -259,3 +259,19 @@ fn the_memory_of_an_earlier_version_is_read_once_where_it_was_named() {
     fs::write(dir.path().join("state-newer.json"), r#"{"version": 2}"#).unwrap();
     assert_eq!(newer.load(), (Memory::default(), None));
 }
+
+#[test]
+fn an_earlier_version_holding_its_lock_keeps_this_one_observing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = legacy_key(Some("agents"), None, None);
+    let old = fs::File::create(dir.path().join(format!("lock-{key}"))).unwrap();
+    old.try_lock().unwrap();
+    let store = Store::new(dir.path(), "new-key").with_legacy(dir.path(), &key);
+    assert!(store.lock().unwrap().is_none(), "both would act");
+    drop(old);
+    let lock = store.lock().unwrap();
+    assert!(lock.is_some());
+    // The earlier version's lock is only tried, not kept: it could start again.
+    let again = fs::File::open(dir.path().join(format!("lock-{key}"))).unwrap();
+    again.try_lock().unwrap();
+}

@@ -70,15 +70,6 @@ pub fn same_server(tmux_env: Option<&str>, ep: &Endpoint) -> bool {
     }
 }
 
-/// The server as shown in the header.
-pub fn server_label(ep: &Endpoint) -> String {
-    match (&ep.socket_path, &ep.socket_name) {
-        (Some(p), _) => format!("-S {}", p.display()),
-        (None, Some(n)) => format!("-L {n}"),
-        (None, None) => "default".to_string(),
-    }
-}
-
 /// What the input task and attach report to the loop.
 enum Input {
     Term(Event),
@@ -153,7 +144,7 @@ impl Signals {
 /// while the UI is up. Memory is saved after results and on exit.
 pub async fn run(sup: Supervisor, tmux: Arc<dyn Tmux>, attach: Attach) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
-    let server = server_label(attach.cli.endpoint());
+    let server = attach.cli.endpoint().label();
     let mut app = App::new(sup, server, attach.switch_client);
     app.started_at = now_ms();
     app.call_timeout = attach.cli.timeout();
@@ -391,12 +382,5 @@ mod tests {
         ));
         assert!(!same_server(None, &ep(None, None)));
         assert!(!same_server(Some(""), &ep(None, None)));
-    }
-
-    #[test]
-    fn server_labels() {
-        assert_eq!(server_label(&ep(None, None)), "default");
-        assert_eq!(server_label(&ep(Some("w"), None)), "-L w");
-        assert_eq!(server_label(&ep(None, Some("/s"))), "-S /s");
     }
 }

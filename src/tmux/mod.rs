@@ -36,6 +36,18 @@ pub struct Endpoint {
     pub socket_path: Option<PathBuf>,
 }
 
+impl Endpoint {
+    /// The server in the operator's words, for messages and the header: `-S PATH`, `-L NAME`,
+    /// or `default`.
+    pub fn label(&self) -> String {
+        match (&self.socket_path, &self.socket_name) {
+            (Some(p), _) => format!("-S {}", p.display()),
+            (None, Some(n)) => format!("-L {n}"),
+            (None, None) => "default".to_string(),
+        }
+    }
+}
+
 /// What to start in a new session or a respawned pane.
 #[derive(Debug, Clone, Default)]
 pub struct Launch {
@@ -116,4 +128,22 @@ pub trait Tmux: Send + Sync {
     /// can miss the SIGCHLD of a pane's process (libutempter, tmux#311), and then shows
     /// `pane_dead=1` with no status until some other child exits.
     fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_labels() {
+        let ep = |name: Option<&str>, path: Option<&str>| Endpoint {
+            socket_name: name.map(str::to_string),
+            socket_path: path.map(PathBuf::from),
+        };
+        assert_eq!(ep(None, None).label(), "default");
+        assert_eq!(ep(Some("w"), None).label(), "-L w");
+        assert_eq!(ep(None, Some("/s")).label(), "-S /s");
+        // As for tmux itself, the path wins.
+        assert_eq!(ep(Some("w"), Some("/s")).label(), "-S /s");
+    }
 }

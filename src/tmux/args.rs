@@ -1,4 +1,5 @@
-//! Building tmux argv: exact targets and their validation, argv elements with the escaping
+//! Building tmux argv: exact targets and their validation (with the one session-name rule,
+//! which the config uses too), argv elements with the escaping
 //! tmux needs (`;` at the end, `#` in formats), the `-c`/`-e`/command part of a launch, and
 //! the argv as shown in logs (secrets redacted).
 
@@ -47,10 +48,81 @@ pub(super) fn is_id(s: &str, sigil: char) -> bool {
         .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// tmux silently rewrites `.` and `:` to `_` and escapes control characters in session names;
-/// such a name could then never be targeted exactly, so refuse it up front.
+/// Why a name cannot be the name of a supervised session (DESIGN.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameProblem {
+    Empty,
+    /// `.` or `:`: tmux silently rewrites it to `_`.
+    Rewritten(char),
+    /// `#`: tmux expands it as a format.
+    Format,
+    /// `;`: tmux reads it as a command separator.
+    Separator,
+    /// A space, or another whitespace character (a tab, a newline).
+    Whitespace(char),
+    /// A control character that is not whitespace: tmux escapes it.
+    Control(char),
+}
+
+impl NameProblem {
+    /// The rule in one line, as the hint under a config error.
+    pub const RULE: &'static str =
+        "tmux session names may not contain . : # ; whitespace or control characters";
+
+    /// tmux would not keep the name as given (it rewrites `.` and `:` and escapes control
+    /// characters, tab and newline included), or there is no name: `=NAME:` could then never
+    /// find that session exactly.
+    fn defeats_exact_target(self) -> bool {
+        match self {
+            NameProblem::Empty | NameProblem::Rewritten(_) | NameProblem::Control(_) => true,
+            NameProblem::Whitespace(c) => c.is_control(),
+            NameProblem::Format | NameProblem::Separator => false,
+        }
+    }
+}
+
+impl std::fmt::Display for NameProblem {
+    /// `is empty`, or `contains `C`: why`, to follow the name in a message.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (c, why) = match *self {
+            NameProblem::Empty => return f.write_str("is empty"),
+            NameProblem::Rewritten(c) => (c, "tmux rewrites it"),
+            NameProblem::Format => ('#', "tmux expands it as a format"),
+            NameProblem::Separator => (';', "tmux reads it as a command separator"),
+            NameProblem::Whitespace(c) => (c, "whitespace is not allowed"),
+            NameProblem::Control(c) => (c, "control characters are not allowed"),
+        };
+        write!(f, "contains `{}`: {why}", c.escape_debug())
+    }
+}
+
+/// Every problem of `name`, in order: the one place session-name characters are judged.
+fn name_problems(name: &str) -> impl Iterator<Item = NameProblem> + '_ {
+    let empty = name.is_empty().then_some(NameProblem::Empty);
+    empty
+        .into_iter()
+        .chain(name.chars().filter_map(|c| match c {
+            '.' | ':' => Some(NameProblem::Rewritten(c)),
+            '#' => Some(NameProblem::Format),
+            ';' => Some(NameProblem::Separator),
+            c if c.is_whitespace() => Some(NameProblem::Whitespace(c)),
+            c if c.is_control() => Some(NameProblem::Control(c)),
+            _ => None,
+        }))
+}
+
+/// The first reason `name` cannot be a supervised session name, if any: the rule the config
+/// is checked against (not empty, no `.` `:` `#` `;` whitespace or control characters).
+pub fn check_session_name(name: &str) -> Result<(), NameProblem> {
+    name_problems(name).next().map_or(Ok(()), Err)
+}
+
+/// The part of [`check_session_name`] that tmux itself needs: a name it keeps as given, so
+/// that `=NAME:` finds exactly it. `#`, `;` and whitespace pass (a session the operator named
+/// `my notes#1` can still be killed or switched to; `-s` doubles the `#`, a trailing `;` is
+/// escaped), the rest is refused up front.
 pub(super) fn validate_name(name: &str) -> Result<(), TmuxError> {
-    if name.is_empty() || name.chars().any(|c| c == '.' || c == ':' || c.is_control()) {
+    if name_problems(name).any(NameProblem::defeats_exact_target) {
         Err(TmuxError::InvalidName(name.to_owned()))
     } else {
         Ok(())
@@ -180,6 +252,8 @@ mod tests {
 
     use std::collections::BTreeMap;
 
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -191,6 +265,42 @@ mod tests {
         assert!(Target::Pane("$3".into()).validate().is_err());
         assert!(Target::Name("a.b".into()).validate().is_err());
         assert!(Target::Name("a#b c".into()).validate().is_ok());
+    }
+
+    #[test]
+    fn session_names_and_why_not() {
+        let why = |name: &str| check_session_name(name).unwrap_err().to_string();
+        assert!(check_session_name("ccl-auto-11").is_ok());
+        assert_eq!(why(""), "is empty");
+        assert_eq!(why("a.b"), "contains `.`: tmux rewrites it");
+        assert_eq!(why("a:b"), "contains `:`: tmux rewrites it");
+        assert_eq!(why("a#b"), "contains `#`: tmux expands it as a format");
+        assert_eq!(
+            why("a;b"),
+            "contains `;`: tmux reads it as a command separator"
+        );
+        assert_eq!(why("a b"), "contains ` `: whitespace is not allowed");
+        assert_eq!(why("a\tb"), "contains `\\t`: whitespace is not allowed");
+        assert_eq!(
+            why("a\u{7}b"),
+            "contains `\\u{7}`: control characters are not allowed"
+        );
+        // The first problem is the one reported.
+        assert_eq!(why("a b.c"), "contains ` `: whitespace is not allowed");
+    }
+
+    proptest! {
+        /// The tmux check refuses exactly what it refused before it shared the rule, and
+        /// never a name the config rule lets through.
+        #[test]
+        fn exact_names_are_the_old_rule_and_looser_than_the_config(name in any::<String>()) {
+            let old = name.is_empty()
+                || name.chars().any(|c| c == '.' || c == ':' || c.is_control());
+            prop_assert_eq!(validate_name(&name).is_err(), old);
+            if validate_name(&name).is_err() {
+                prop_assert!(check_session_name(&name).is_err());
+            }
+        }
     }
 
     #[test]

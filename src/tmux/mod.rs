@@ -22,7 +22,7 @@ mod commands;
 pub mod process;
 mod snapshot;
 
-pub use args::Target;
+pub use args::{NameProblem, Target, check_session_name};
 pub use cli::{DEFAULT_TIMEOUT, TmuxCli};
 pub use process::Shutdown;
 pub use snapshot::{Nonce, Pane, Snapshot, format_record, parse_snapshot, snapshot_format};

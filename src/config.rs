@@ -229,27 +229,6 @@ impl ConfigSource {
     }
 }
 
-/// Why a string cannot be a tmux session name, if it cannot.
-pub fn bad_name_reason(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("is empty".into());
-    }
-    for c in name.chars() {
-        let bad = match c {
-            '.' | ':' => Some("tmux rewrites it"),
-            '#' => Some("tmux expands it as a format"),
-            ';' => Some("tmux reads it as a command separator"),
-            c if c.is_whitespace() => Some("whitespace is not allowed"),
-            c if c.is_control() => Some("control characters are not allowed"),
-            _ => None,
-        };
-        if let Some(why) = bad {
-            return Some(format!("contains `{}`: {why}", c.escape_debug()));
-        }
-    }
-    None
-}
-
 /// Expands a leading `~` to the home directory.
 pub fn expand_home(path: &str, home: &Path) -> PathBuf {
     if path == "~" {
@@ -507,10 +486,26 @@ mod tests {
 
     #[test]
     fn names_are_checked_for_tmux() {
+        let dedicated = |name: &str| {
+            parse(&format!(
+                "sessions:\n  - {{name: {name:?}, restart: never}}\n"
+            ))
+        };
         for bad in ["a.b", "a:b", "a#b", "a;b", "a b", "a\tb", ""] {
-            assert!(bad_name_reason(bad).is_some(), "{bad:?}");
+            let err = dedicated(bad).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{bad:?}: {err}");
+            let problem = &err.problems[0];
+            let why = crate::tmux::check_session_name(bad).unwrap_err();
+            assert!(
+                problem.message.ends_with(&why.to_string()),
+                "{bad:?}: {err}"
+            );
+            assert_eq!(
+                problem.hint.as_deref(),
+                Some(crate::tmux::NameProblem::RULE)
+            );
         }
-        assert!(bad_name_reason("ccl-auto-11").is_none());
+        assert!(dedicated("ccl-auto-11").is_ok());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod status_file;
 pub mod store;
 pub mod terminal;
 pub mod tmux;
-pub mod tmux_process;
+/// The old path of `tmux::process`, still used by `supervisor.rs`.
+pub use tmux::process as tmux_process;
 pub mod tui;
 pub mod ui;

@@ -99,10 +99,7 @@ const TMUX_TIMEOUT_ENV: &str = "TMUX_SUPERVISOR_TMUX_TIMEOUT";
 
 /// The tmux client for the configured server, after checking tmux is there and new enough.
 fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
-    let mut client = TmuxCli::new(Endpoint {
-        socket_name: config.socket_name.clone(),
-        socket_path: config.socket_path.clone(),
-    });
+    let mut client = TmuxCli::new(endpoint(config));
     if let Some(text) = std::env::var_os(TMUX_TIMEOUT_ENV) {
         match humantime::parse_duration(&text.to_string_lossy()) {
             Ok(t) if !t.is_zero() => client = client.with_timeout(t),
@@ -122,12 +119,11 @@ fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
     }
 }
 
-/// How the server is named in messages.
-fn server_label(config: &Config) -> String {
-    match (&config.socket_name, &config.socket_path) {
-        (Some(n), _) => format!("-L {n}"),
-        (_, Some(p)) => format!("-S {}", p.display()),
-        _ => "default".to_string(),
+/// The configured tmux server (the config and the command line set at most one of the two).
+fn endpoint(config: &Config) -> Endpoint {
+    Endpoint {
+        socket_name: config.socket_name.clone(),
+        socket_path: config.socket_path.clone(),
     }
 }
 
@@ -199,7 +195,8 @@ fn check(config: &Config, json: bool) -> ExitCode {
         now,
     );
     remember(&mut obs, &sup.layout, &config.backoff, &mut memory, now);
-    let report = tmux_supervisor::check::report(&sup.layout, &obs, &memory, &server_label(config));
+    let report =
+        tmux_supervisor::check::report(&sup.layout, &obs, &memory, &endpoint(config).label());
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
@@ -404,10 +401,11 @@ fn describe(config: &Config) -> String {
     use std::fmt::Write as _;
     let layout = Layout::new(config);
     let mut out = String::new();
-    let server = match (&config.socket_name, &config.socket_path) {
-        (Some(n), _) => format!("tmux -L {n}"),
-        (_, Some(p)) => format!("tmux -S {}", p.display()),
-        _ => "the default tmux server".to_string(),
+    let endpoint = endpoint(config);
+    let server = if endpoint == Endpoint::default() {
+        "the default tmux server".to_string()
+    } else {
+        format!("tmux {}", endpoint.label())
     };
     let _ = writeln!(out, "config: {}", config.source);
     let _ = writeln!(out, "server: {server}");

@@ -71,15 +71,6 @@ pub fn same_server(tmux_env: Option<&str>, ep: &Endpoint) -> bool {
     }
 }
 
-/// The server as shown in the header.
-pub fn server_label(ep: &Endpoint) -> String {
-    match (&ep.socket_path, &ep.socket_name) {
-        (Some(p), _) => format!("-S {}", p.display()),
-        (None, Some(n)) => format!("-L {n}"),
-        (None, None) => "default".to_string(),
-    }
-}
-
 /// What the input task and attach report to the loop.
 enum Input {
     Term(Event),
@@ -194,7 +185,7 @@ pub async fn run(
     attach: Attach,
 ) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
-    let server = server_label(attach.cli.endpoint());
+    let server = attach.cli.endpoint().label();
     let mut app = App::new(sup, server, attach.switch_client);
     app.started_at = now_ms();
     app.call_timeout = attach.cli.timeout();
@@ -409,12 +400,5 @@ mod tests {
         ));
         assert!(!same_server(None, &ep(None, None)));
         assert!(!same_server(Some(""), &ep(None, None)));
-    }
-
-    #[test]
-    fn server_labels() {
-        assert_eq!(server_label(&ep(None, None)), "default");
-        assert_eq!(server_label(&ep(Some("w"), None)), "-L w");
-        assert_eq!(server_label(&ep(None, Some("/s"))), "-S /s");
     }
 }

@@ -8,8 +8,9 @@ use super::positions::Positions;
 use super::raw::RawConfig;
 use super::{
     AgentConfig, BackoffConfig, Config, MAX_SLOTS_PER_POOL, PoolConfig, Problem, Restart,
-    SessionConfig, bad_name_reason, default_state_dir, expand_home,
+    SessionConfig, default_state_dir, expand_home,
 };
+use crate::tmux::{NameProblem, check_session_name};
 
 /// Collects problems, locating each by its YAML path.
 pub(super) struct Checker<'a> {
@@ -152,11 +153,11 @@ impl Checker<'_> {
 
     /// Checks that `name` can be a tmux session name exactly as written.
     fn session_name(&mut self, path: &str, what: &str, name: &str) {
-        if let Some(why) = bad_name_reason(name) {
+        if let Err(why) = check_session_name(name) {
             self.at(
                 path,
                 format!("{what} `{}` {why}", name.escape_debug()),
-                Some("tmux session names may not contain . : # ; whitespace or control characters"),
+                Some(NameProblem::RULE),
             );
         }
     }

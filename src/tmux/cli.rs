@@ -1,0 +1,215 @@
+//! The real tmux client: which program, which server, how long a call may take; running one
+//! call (`-u` and the socket always first) and checking the version.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use super::args::{Arg, render_args};
+use super::process::{self, Failure, Shutdown};
+use super::{Endpoint, TmuxError};
+
+/// The real [`Tmux`]: runs the tmux CLI.
+#[derive(Debug, Clone)]
+pub struct TmuxCli {
+    program: PathBuf,
+    endpoint: Endpoint,
+    config_file: Option<PathBuf>,
+    timeout: Duration,
+    shutdown: Shutdown,
+}
+
+/// How long one tmux invocation may take before it is killed.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl TmuxCli {
+    /// `tmux` from PATH, talking to `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Self {
+        TmuxCli {
+            program: PathBuf::from("tmux"),
+            endpoint,
+            config_file: None,
+            timeout: DEFAULT_TIMEOUT,
+            shutdown: Shutdown::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = program.into();
+        self
+    }
+
+    /// Adds `-f PATH` (only read when this call starts the server; tests use `/dev/null`).
+    #[must_use]
+    pub fn with_config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(path.into());
+        self
+    }
+
+    /// Kill a tmux invocation that takes longer than this (default [`DEFAULT_TIMEOUT`]).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Calls end at once, and none is started, once `shutdown` is triggered.
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// The switch that stops this client's calls (shared by its clones).
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    /// How long one tmux invocation may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// `-u`, then `-S PATH` or `-L NAME` if configured, then `-f PATH` if configured.
+    pub fn base_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["-u".into()];
+        if let Some(path) = &self.endpoint.socket_path {
+            args.push("-S".into());
+            args.push(path.clone().into_os_string());
+        } else if let Some(name) = &self.endpoint.socket_name {
+            args.push("-L".into());
+            args.push(name.into());
+        }
+        if let Some(config) = &self.config_file {
+            args.push("-f".into());
+            args.push(config.clone().into_os_string());
+        }
+        args
+    }
+
+    /// The program with the base arguments (for `attach-session` by the UI).
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(self.base_args());
+        command
+    }
+
+    /// `tmux -V`: `tmux 3.3a` → (3, 3); `tmux next-3.4` → (3, 4); `tmux master` → very new.
+    pub fn version(&self) -> Result<(u32, u32), TmuxError> {
+        let text = self.version_text()?;
+        parse_version(&text).ok_or(TmuxError::BadOutput(text))
+    }
+
+    /// Fail with [`TmuxError::TooOld`] below 3.2; on success return the version (`3.3a`).
+    pub fn check_version(&self) -> Result<String, TmuxError> {
+        let text = self.version_text()?;
+        let found = text.strip_prefix("tmux ").unwrap_or(&text).to_owned();
+        match parse_version(&text) {
+            Some(v) if v >= (3, 2) => Ok(found),
+            Some(_) => Err(TmuxError::TooOld { found }),
+            None => Err(TmuxError::BadOutput(text)),
+        }
+    }
+
+    fn version_text(&self) -> Result<String, TmuxError> {
+        let output = self.run_raw(&[Arg::plain("-V")])?;
+        let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        if output.status.success() {
+            Ok(text)
+        } else {
+            Err(TmuxError::Failed {
+                args: "-V".to_owned(),
+                message: stderr_text(&output),
+            })
+        }
+    }
+
+    /// Run `tmux BASE ARGS`, with a timeout; the exit status is not checked.
+    pub(super) fn run_raw(&self, args: &[Arg]) -> Result<Output, TmuxError> {
+        let mut command = self.command();
+        command.args(args.iter().map(Arg::to_os_string));
+        tracing::trace!(args = %render_args(args), "tmux");
+        process::run(command, self.timeout, &self.shutdown).map_err(|f| match f {
+            Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                TmuxError::NotFound(self.program.display().to_string())
+            }
+            Failure::Spawn(e) | Failure::Io(e) => TmuxError::Io(e),
+            Failure::TimedOut => {
+                tracing::debug!(args = %render_args(args), "tmux did not answer in time: killed");
+                TmuxError::TimedOut {
+                    after: self.timeout,
+                }
+            }
+            Failure::Stopped => TmuxError::Stopped,
+        })
+    }
+
+    /// Run and require a zero exit status.
+    pub(super) fn run(&self, args: &[Arg]) -> Result<Output, TmuxError> {
+        let output = self.run_raw(args)?;
+        if output.status.success() {
+            Ok(output)
+        } else {
+            Err(TmuxError::Failed {
+                args: render_args(args),
+                message: stderr_text(&output),
+            })
+        }
+    }
+}
+
+pub(super) fn stderr_text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).trim().to_owned()
+}
+
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let rest = text.trim().strip_prefix("tmux ")?.trim();
+    let rest = rest.strip_prefix("next-").unwrap_or(rest);
+    if rest.starts_with("master") || rest.starts_with("openbsd-") {
+        return Some((u32::MAX, 0));
+    }
+    let (major, rest) = rest.split_once('.')?;
+    let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("tmux 3.3a"), Some((3, 3)));
+        assert_eq!(parse_version("tmux 3.2"), Some((3, 2)));
+        assert_eq!(parse_version("tmux 3.1c\n"), Some((3, 1)));
+        assert_eq!(parse_version("tmux next-3.4"), Some((3, 4)));
+        assert_eq!(parse_version("tmux 3.5-rc2"), Some((3, 5)));
+        assert_eq!(parse_version("tmux master"), Some((u32::MAX, 0)));
+        assert_eq!(parse_version("tmux"), None);
+        assert_eq!(parse_version("screen 4.0"), None);
+    }
+
+    #[test]
+    fn base_args() {
+        let cli = TmuxCli::new(Endpoint {
+            socket_name: Some("s".into()),
+            socket_path: None,
+        })
+        .with_config_file("/dev/null");
+        assert_eq!(cli.base_args(), ["-u", "-L", "s", "-f", "/dev/null"]);
+        let cli = TmuxCli::new(Endpoint {
+            socket_name: Some("s".into()),
+            socket_path: Some("/tmp/x".into()),
+        });
+        assert_eq!(cli.base_args(), ["-u", "-S", "/tmp/x"]);
+        assert_eq!(TmuxCli::new(Endpoint::default()).base_args(), ["-u"]);
+    }
+}

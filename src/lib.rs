@@ -21,6 +21,5 @@ pub mod store;
 pub mod terminal;
 pub mod tmux;
 /// The old path of `tmux::process`, still used by `supervisor.rs`.
-pub use tmux::process as tmux_process;
 pub mod tui;
 pub mod ui;

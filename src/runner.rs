@@ -15,7 +15,7 @@ use crate::memory::{EventKind, Lock, Memory, Millis, OwnedPane, Store};
 use crate::observe::{adopt_panes_of_old_memory, panes_to_capture};
 use crate::status_file;
 use crate::tmux::{Created, Tmux, TmuxError};
-use crate::tmux_process::Shutdown;
+use crate::tmux::Shutdown;
 
 /// The current wall-clock time in milliseconds (read only by the loops, never by logic).
 pub fn now_ms() -> Millis {

@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use crate::memory::Memory;
-use crate::observe::{Observation, State, short_age};
+use crate::observe::{Observation, State};
 use crate::pool::Layout;
+use crate::time::short_age;
 
 /// Exit status of `check`: every supervised slot present and alive, no stray, no failure.
 pub const EXIT_OK: u8 = 0;

@@ -18,6 +18,7 @@ pub mod statedir;
 pub mod status_file;
 pub mod store;
 pub mod terminal;
+pub mod time;
 pub mod tmux;
 pub mod tmux_process;
 pub mod tui;

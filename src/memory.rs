@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::BackoffConfig;
 pub use crate::store::{Lock, Store, StoreWarning};
 
-/// Wall-clock time in milliseconds since the Unix epoch. Passed in, never read inside logic.
-pub type Millis = i64;
+/// The time of everything remembered (also at its own path, [`crate::time::Millis`]).
+pub use crate::time::Millis;
 
 /// How many events are kept.
 pub const EVENT_LIMIT: usize = 200;

@@ -8,12 +8,13 @@ use std::hash::BuildHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AgentConfig, BackoffConfig, Restart};
-use crate::memory::{Action, EventKind, InFlight, Memory, Millis, OwnedPane, STATE_VERSION_PANES};
+use crate::memory::{Action, EventKind, InFlight, Memory, OwnedPane, STATE_VERSION_PANES};
 use crate::pool::{Class, Layout};
+use crate::time::Millis;
 use crate::tmux::{Pane, Snapshot};
 
 mod cause;
-pub use cause::{Cause, exit_words, short_age};
+pub use cause::{Cause, exit_words};
 
 /// How long an op may stay in flight without its effect being seen.
 pub const IN_FLIGHT_TIMEOUT_MS: Millis = 15_000;

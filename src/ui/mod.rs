@@ -18,8 +18,8 @@ use ratatui::widgets::Paragraph;
 
 use crate::app::{App, View};
 use crate::keymap::hints;
-use crate::memory::Millis;
-use crate::observe::{State, short_age};
+use crate::observe::State;
+use crate::time::{Millis, short_age};
 use theme::Mark;
 
 /// Below this size only a "too small" message is drawn.

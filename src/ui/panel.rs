@@ -7,8 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::{App, Panel};
-use crate::memory::Millis;
-use crate::observe::short_age;
+use crate::time::{Millis, short_age};
 use crate::tmux::Pane;
 use crate::ui::rows::Kind;
 use crate::ui::theme;

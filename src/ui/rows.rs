@@ -3,8 +3,9 @@
 
 use crate::app::App;
 use crate::config::Restart;
-use crate::memory::{Millis, next_start_allowed};
-use crate::observe::{SlotStatus, State, exit_words, short_age};
+use crate::memory::next_start_allowed;
+use crate::observe::{SlotStatus, State, exit_words};
+use crate::time::{Millis, age_since_secs, ms_until, short_age};
 use crate::tmux::Pane;
 use crate::ui::theme::Mark;
 
@@ -75,21 +76,6 @@ impl Row {
             _ => None,
         }
     }
-}
-
-fn ms_until(until: Millis, now: Millis) -> String {
-    let left = until.saturating_sub(now).max(0);
-    // Round up: "restart in 1s" until it is due.
-    let secs = (left + 999) / 1000;
-    if secs < 60 {
-        format!("{secs}s")
-    } else {
-        short_age(left)
-    }
-}
-
-fn age_since_secs(epoch_secs: i64, now: Millis) -> String {
-    short_age(now.saturating_sub(epoch_secs.saturating_mul(1000)))
 }
 
 /// True when `name` passes the name filter (case-insensitive substring).

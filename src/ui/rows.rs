@@ -3,8 +3,8 @@
 
 use crate::app::App;
 use crate::config::Restart;
-use crate::memory::next_start_allowed;
 use crate::observe::{SlotStatus, State, exit_words};
+use crate::reconcile::next_start_allowed;
 use crate::time::{Millis, age_since_secs, ms_until, short_age};
 use crate::tmux::Pane;
 use crate::ui::theme::Mark;

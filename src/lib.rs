@@ -12,6 +12,7 @@ pub mod memory;
 pub mod observe;
 pub mod pool;
 pub mod reconcile;
+pub mod remember;
 pub mod runner;
 pub mod socket;
 pub mod statedir;

@@ -84,7 +84,7 @@ pub struct SlotMemory {
     /// such as `sh run-agent.sh`) is not.
     pub last_foreground_shell: bool,
     /// Memory from a state file written before panes were recorded: the session seen last
-    /// may be taken as the supervisor's own at the first poll (see `observe::remember`).
+    /// may be taken as the supervisor's own at the first poll (see `remember::remember`).
     #[serde(skip)]
     pub adopt_last_session: bool,
 }

@@ -11,9 +11,11 @@ use tokio::time::MissedTickBehavior;
 use crate::config::Config;
 use crate::controller::{Mode, Supervisor};
 use crate::jobs::{CAPTURE_LINES, Done, OpError, OpJob, OpKind, OpResult, PollJob, PollResult};
-use crate::memory::{EventKind, Lock, Memory, Millis, OwnedPane, Store};
-use crate::observe::{adopt_panes_of_old_memory, panes_to_capture};
+use crate::memory::{EventKind, Lock, Memory, OwnedPane, Store};
+use crate::observe::panes_to_capture;
+use crate::remember::adopt_panes_of_old_memory;
 use crate::status_file;
+use crate::time::Millis;
 use crate::tmux::{Created, Tmux, TmuxError};
 use crate::tmux_process::Shutdown;
 

@@ -4,6 +4,7 @@ pub mod app;
 pub mod check;
 pub mod config;
 pub mod controller;
+pub mod describe;
 pub mod fixtures;
 pub mod jobs;
 pub mod keymap;

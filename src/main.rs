@@ -8,10 +8,10 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use tmux_supervisor::config::{Config, ConfigError, ConfigSource};
 use tmux_supervisor::controller::{Mode, Supervisor, forget_the_last_run};
+use tmux_supervisor::describe::describe;
 use tmux_supervisor::logging::{self, LogTarget};
 use tmux_supervisor::memory::Store;
 use tmux_supervisor::observe::observe;
-use tmux_supervisor::pool::Layout;
 use tmux_supervisor::remember::remember;
 use tmux_supervisor::runner::{self, Persist};
 use tmux_supervisor::tmux::{Endpoint, Tmux, TmuxCli};
@@ -400,69 +400,4 @@ fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
         config.socket_name = None;
     }
     Ok(config)
-}
-
-/// The resolved pools and slots, as `tmux-supervisor config` prints them.
-fn describe(config: &Config) -> String {
-    use std::fmt::Write as _;
-    let layout = Layout::new(config);
-    let mut out = String::new();
-    let server = match (&config.socket_name, &config.socket_path) {
-        (Some(n), _) => format!("tmux -L {n}"),
-        (_, Some(p)) => format!("tmux -S {}", p.display()),
-        _ => "the default tmux server".to_string(),
-    };
-    let _ = writeln!(out, "config: {}", config.source);
-    let _ = writeln!(out, "server: {server}");
-    let _ = writeln!(
-        out,
-        "poll every {}, reconcile every {}",
-        humantime::format_duration(config.poll_interval),
-        humantime::format_duration(config.reconcile_interval)
-    );
-    for (group, pool) in layout
-        .groups
-        .iter()
-        .zip(config.pools.iter().map(Some).chain(std::iter::repeat(None)))
-    {
-        let _ = writeln!(out);
-        match pool {
-            Some(p) => {
-                let _ = writeln!(
-                    out,
-                    "pool {}  {}  restart: {}  keep alive: {} of {}  workdir: {}{}",
-                    p.name,
-                    group.range,
-                    p.restart,
-                    if p.restart == tmux_supervisor::config::Restart::Never {
-                        0
-                    } else {
-                        p.min
-                    },
-                    p.max,
-                    p.workdir.display(),
-                    if p.command.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  command: {:?}", p.command)
-                    }
-                );
-            }
-            None => {
-                let _ = writeln!(out, "dedicated sessions");
-            }
-        }
-        for &i in &group.slots {
-            let s = &layout.slots[i];
-            let role = if s.supervised() {
-                format!("kept alive ({})", s.restart)
-            } else if s.restart == tmux_supervisor::config::Restart::Never {
-                "watched only (restart: never)".to_string()
-            } else {
-                "watched only (above min)".to_string()
-            };
-            let _ = writeln!(out, "  {:<24} {role}", s.name);
-        }
-    }
-    out
 }

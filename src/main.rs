@@ -7,18 +7,16 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tmux_supervisor::config::{Config, ConfigError, ConfigSource};
-use tmux_supervisor::controller::{Mode, Supervisor, forget_the_last_run};
+use tmux_supervisor::controller::Supervisor;
 use tmux_supervisor::describe::describe;
 use tmux_supervisor::logging::{self, LogTarget};
 use tmux_supervisor::memory::Store;
-use tmux_supervisor::observe::observe;
-use tmux_supervisor::remember::remember;
 use tmux_supervisor::runner::{self, Persist};
 use tmux_supervisor::tmux::{Endpoint, Tmux, TmuxCli};
-use tmux_supervisor::{socket, statedir};
+use tmux_supervisor::{check, socket, statedir};
 
 /// Exit status for a config or tmux error (nothing was started).
-const EXIT_ERROR: u8 = 2;
+const EXIT_ERROR: u8 = check::EXIT_ERROR;
 
 /// Keeps pools of tmux sessions alive and shows their state at a glance.
 #[derive(Debug, Parser)]
@@ -169,70 +167,13 @@ fn check(config: &Config, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    // A state dir others can write to is read all the same (check acts on nothing), with a
-    // warning.
-    if let Err(refused) = statedir::check(&config.state_dir) {
-        eprintln!(
-            "tmux-supervisor: warning: {refused} (check only reads it; daemon and the UI refuse to start)"
-        );
-    }
-    // The remembered failures, counters and panes, read only: check changes nothing.
-    let mut memory = store_for(config).peek();
-    forget_the_last_run(&mut memory);
-    let sup = Supervisor::new(config.clone(), memory.clone(), Mode::default());
-    let result = sup.poll_job().run(&tmux);
-    if let Some(e) = result.error {
-        eprintln!("tmux-supervisor: cannot read tmux: {e}");
-        return ExitCode::from(EXIT_ERROR);
-    }
-    warn_skipped(&result.snapshot.rejected);
-    for w in &result.warnings {
-        eprintln!("tmux-supervisor: {w}");
-    }
-    let now = runner::now_ms();
-    let mut obs = observe(
-        &sup.layout,
-        &config.agent,
-        &result.snapshot,
-        &result.captures,
-        &result.external,
-        &memory,
-        now,
-    );
-    remember(&mut obs, &sup.layout, &config.backoff, &mut memory, now);
-    let report = tmux_supervisor::check::report(&sup.layout, &obs, &memory, &server_label(config));
-    if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("tmux-supervisor: {e}");
-                return ExitCode::from(EXIT_ERROR);
-            }
-        }
-    } else {
-        print!("{}", report.to_text(&sup.layout, now / 1000, &obs));
-    }
-    ExitCode::from(report.exit_code())
-}
-
-/// `check` has no log: lines of tmux output it could not read are said on stderr (a few of
-/// them, escaped), so an audit that silently lost a session is not taken as the truth.
-fn warn_skipped(rejected: &[String]) {
-    const SHOWN: usize = 5;
-    if rejected.is_empty() {
-        return;
-    }
-    eprintln!(
-        "tmux-supervisor: skipped {} line(s) of tmux output of the wrong shape:",
-        rejected.len()
-    );
-    for line in rejected.iter().take(SHOWN) {
-        let escaped: String = line.escape_debug().take(200).collect();
-        eprintln!("  {escaped}");
-    }
-    if rejected.len() > SHOWN {
-        eprintln!("  … and {} more", rejected.len() - SHOWN);
-    }
+    ExitCode::from(check::run(
+        &tmux,
+        config,
+        &store_for(config),
+        &server_label(config),
+        json,
+    ))
 }
 
 /// Where the log goes: `--log-file`, else daily files in the state dir.

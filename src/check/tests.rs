@@ -66,13 +66,13 @@ fn dead_missing_and_stray_are_problems() {
 /// `check` as in the UI's pool header.
 #[test]
 fn a_failed_slot_with_a_live_pane_is_not_up_in_check_or_the_ui() {
-    let mut app = crate::ui::sample::app();
+    let mut app = crate::app::sample::app();
     let name = "ccl-auto-11";
     let m = app.sup.memory.slot_mut(name);
     m.failed = Some("crashed while working".into());
     m.failed_session = Some("$11".into());
     app.sup
-        .on_poll(crate::ui::sample::poll(), crate::ui::sample::NOW + 1000);
+        .on_poll(crate::app::sample::poll(), crate::app::sample::NOW + 1000);
     let obs = app.sup.last.clone().unwrap();
     let i = app.sup.layout.slot(name).unwrap();
     assert_eq!(obs.slots[i].state, crate::observe::State::Failed);
@@ -85,7 +85,7 @@ fn a_failed_slot_with_a_live_pane_is_not_up_in_check_or_the_ui() {
         .find(|g| g.name == "auto")
         .unwrap();
     let up = obs.up(&auto.slots);
-    let header = crate::ui::rows::rows(&app, crate::ui::sample::NOW + 1000)
+    let header = crate::ui::rows::rows(&app, crate::app::sample::NOW + 1000)
         .into_iter()
         .find_map(|r| match r {
             crate::ui::rows::Row::Group(g) if g.name == "auto" => Some(g.up),
@@ -93,7 +93,7 @@ fn a_failed_slot_with_a_live_pane_is_not_up_in_check_or_the_ui() {
         })
         .unwrap();
     let report = report(&app.sup.layout, &obs, &app.sup.memory, "default");
-    let text = report.to_text(&app.sup.layout, crate::ui::sample::NOW / 1000, &obs);
+    let text = report.to_text(&app.sup.layout, crate::app::sample::NOW / 1000, &obs);
     assert!(
         text.contains(&format!("restart: always  {up}/10 up")),
         "{text}"

@@ -10,10 +10,12 @@ use tmux_supervisor::config::Config;
 use tmux_supervisor::controller::Supervisor;
 use tmux_supervisor::fixtures::{self, pane, sized, snapshot_line};
 use tmux_supervisor::jobs::PollResult;
-use tmux_supervisor::memory::{Memory, Millis};
-use tmux_supervisor::observe::{ExternalStatus, Observation, observe, remember};
+use tmux_supervisor::memory::Memory;
+use tmux_supervisor::observe::{ExternalStatus, Observation, observe};
 use tmux_supervisor::pool::Layout;
 use tmux_supervisor::reconcile::plan;
+use tmux_supervisor::remember::remember;
+use tmux_supervisor::time::Millis;
 use tmux_supervisor::tmux::Snapshot;
 
 const SIZES: [usize; 3] = [20, 200, 1000];

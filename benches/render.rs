@@ -12,7 +12,7 @@ use tmux_supervisor::app::App;
 use tmux_supervisor::controller::Supervisor;
 use tmux_supervisor::fixtures::{self, pane, sized, snapshot_line};
 use tmux_supervisor::jobs::PollResult;
-use tmux_supervisor::memory::Millis;
+use tmux_supervisor::time::Millis;
 use tmux_supervisor::ui;
 
 const SIZES: [usize; 3] = [20, 200, 1000];

@@ -1,13 +1,19 @@
 //! UI state ([`App`]) and the pure [`update`]: keys, ticks and work results in, effects out.
-//! No tmux, no clock, no terminal here: the loop in `tui.rs` performs the effects.
+//! What can be selected is the [`Selection`] model; the operator's ops are in `ops`. No tmux,
+//! no clock, no terminal here: the loop in `tui.rs` performs the effects.
+
+mod ops;
+#[cfg(test)]
+pub(crate) mod sample;
+pub mod selection;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::controller::Supervisor;
 use crate::jobs::{OpJob, OpResult, PollJob, PollResult};
 use crate::keymap::{Action, action_for, is_ctrl_c};
-use crate::memory::Millis;
-use crate::ui::rows::{Concern, Kind, Row, SessionRow, recreate_concerns, rows};
+use crate::time::Millis;
+use selection::{Entry, Selection};
 
 /// How long a status message stays.
 pub const STATUS_MS: Millis = 5_000;
@@ -153,16 +159,20 @@ impl App {
         self.sup.executing() > 0
     }
 
-    /// The selected session's row, if it is shown.
-    pub fn selected_row(&self, now: Millis) -> Option<SessionRow> {
+    /// The sessions the operator can select now: what is shown, after the filter.
+    pub fn selection(&self) -> Selection<'_> {
+        Selection::new(
+            &self.sup.layout,
+            self.sup.last.as_ref(),
+            &self.filter,
+            self.show_others,
+        )
+    }
+
+    /// The selected session, if it is shown.
+    pub fn selected_entry(&self) -> Option<Entry<'_>> {
         let name = self.selected.as_deref()?;
-        rows(self, now)
-            .into_iter()
-            .filter_map(|r| match r {
-                Row::Session(s) => Some(s),
-                _ => None,
-            })
-            .find(|s| s.name == name)
+        self.selection().find(name).copied()
     }
 
     /// The pane of the selected session, if it is live.
@@ -267,28 +277,14 @@ fn execute(jobs: Vec<OpJob>, fx: &mut Vec<Effect>) {
 
 /// When the selected session is no longer shown (filtered out, gone), select the first one.
 fn keep_selection_visible(app: &mut App) {
-    let names = crate::ui::rows::names(app);
-    if app
-        .selected
-        .as_ref()
-        .is_none_or(|s| !names.iter().any(|n| n == s))
-    {
-        app.selected = names.into_iter().next();
-    }
+    app.selected = app.selection().kept(app.selected.as_deref());
 }
 
 fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) {
-    let names = crate::ui::rows::names(app);
-    if names.is_empty() {
-        return;
+    let moved = app.selection().moved(app.selected.as_deref(), to);
+    if moved.is_some() {
+        app.selected = moved;
     }
-    let at = app
-        .selected
-        .as_ref()
-        .and_then(|s| names.iter().position(|n| n == s))
-        .unwrap_or(0);
-    let i = to(at, names.len()).min(names.len() - 1);
-    app.selected = Some(names[i].clone());
 }
 
 fn on_key(app: &mut App, k: KeyEvent, now: Millis, fx: &mut Vec<Effect>) {
@@ -298,7 +294,7 @@ fn on_key(app: &mut App, k: KeyEvent, now: Millis, fx: &mut Vec<Effect>) {
     }
     if let Some(c) = app.confirm.take() {
         match k.code {
-            KeyCode::Char('y' | 'Y') => perform(app, c.pending, now, fx),
+            KeyCode::Char('y' | 'Y') => ops::perform(app, c.pending, now, fx),
             KeyCode::Char('n' | 'N') | KeyCode::Esc => app.say("cancelled", now),
             _ => app.confirm = Some(c),
         }
@@ -344,10 +340,10 @@ fn on_key(app: &mut App, k: KeyEvent, now: Millis, fx: &mut Vec<Effect>) {
         Action::Bottom => move_selection(app, |_, n| n),
         Action::PageUp => move_selection(app, |i, _| i.saturating_sub(PAGE)),
         Action::PageDown => move_selection(app, |i, _| i + PAGE),
-        Action::Attach => attach(app, now, fx),
-        Action::Recreate => recreate(app, now, fx),
-        Action::RecreatePool => recreate_pool(app, now),
-        Action::Kill => kill(app, now),
+        Action::Attach => ops::attach(app, now, fx),
+        Action::Recreate => ops::recreate(app, now, fx),
+        Action::RecreatePool => ops::recreate_pool(app, now),
+        Action::Kill => ops::kill(app, now),
         Action::Pause => {
             app.sup.mode.paused = !app.sup.mode.paused;
             if app.sup.mode.paused {
@@ -378,193 +374,6 @@ fn on_key(app: &mut App, k: KeyEvent, now: Millis, fx: &mut Vec<Effect>) {
 fn quit(app: &mut App, fx: &mut Vec<Effect>) {
     app.should_quit = true;
     fx.push(Effect::Quit);
-}
-
-/// Refuses operator ops when this supervisor may not touch the server at all.
-fn may_act(app: &mut App, now: Millis) -> bool {
-    if app.sup.mode.observe_only {
-        app.complain(
-            "observe-only: another supervisor is reconciling this server",
-            now,
-        );
-        false
-    } else if app.sup.mode.dry_run {
-        app.complain("dry-run: nothing is executed", now);
-        false
-    } else {
-        true
-    }
-}
-
-fn attach(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
-    let Some(row) = app.selected_row(now) else {
-        return;
-    };
-    if !row.live {
-        app.complain(format!("{} has no session to attach to", row.name), now);
-        return;
-    }
-    if app.switch_client {
-        app.say(
-            format!("switched to {}: prefix L comes back here", row.name),
-            now,
-        );
-    }
-    fx.push(Effect::Attach {
-        name: row.name,
-        switch: app.switch_client,
-    });
-}
-
-fn recreate(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
-    let Some(row) = app.selected_row(now) else {
-        return;
-    };
-    let Kind::Slot(slot) = row.kind else {
-        app.complain(
-            format!(
-                "{} is not a slot: only configured slots are recreated (x kills it)",
-                row.name
-            ),
-            now,
-        );
-        return;
-    };
-    if !may_act(app, now) {
-        return;
-    }
-    let concerns = recreate_concerns(app, slot);
-    if concerns.is_empty() {
-        perform(app, Pending::Recreate(vec![row.name]), now, fx);
-    } else {
-        let verb = if row.live { "Restart" } else { "Create" };
-        app.confirm = Some(Confirm {
-            question: format!("{verb} {}?", row.name),
-            detail: concerns.iter().map(ToString::to_string).collect(),
-            pending: Pending::Recreate(vec![row.name]),
-        });
-    }
-}
-
-fn recreate_pool(app: &mut App, now: Millis) {
-    let Some(row) = app.selected_row(now) else {
-        return;
-    };
-    let Kind::Slot(slot) = row.kind else {
-        app.complain(
-            format!("{} is not a slot: select a slot of the pool", row.name),
-            now,
-        );
-        return;
-    };
-    if !may_act(app, now) {
-        return;
-    }
-    let group = app.sup.layout.slots[slot].group.clone();
-    let Some(g) = app.sup.layout.groups.iter().find(|g| g.name == group) else {
-        return;
-    };
-    let names: Vec<String> = g
-        .slots
-        .iter()
-        .map(|&i| app.sup.layout.slots[i].name.clone())
-        .collect();
-    // Per slot, only what a recreate interrupts; the pool-wide concern is said once below.
-    let mut detail: Vec<String> = g
-        .slots
-        .iter()
-        .flat_map(|&i| {
-            recreate_concerns(app, i)
-                .into_iter()
-                .filter_map(move |c| match c {
-                    Concern::Busy(st) => Some((i, st)),
-                    _ => None,
-                })
-        })
-        .map(|(i, st)| format!("{}: is {st}", app.sup.layout.slots[i].name))
-        .collect();
-    if g.restart == Some(crate::config::Restart::Never) {
-        detail.insert(
-            0,
-            format!("pool {group} is operator-owned (restart: never)"),
-        );
-    }
-    app.confirm = Some(Confirm {
-        question: format!("Recreate all {} slots of pool {group}?", names.len()),
-        detail,
-        pending: Pending::Recreate(names),
-    });
-}
-
-fn kill(app: &mut App, now: Millis) {
-    let Some(row) = app.selected_row(now) else {
-        return;
-    };
-    if !row.live {
-        app.complain(format!("{} has no session to kill", row.name), now);
-        return;
-    }
-    if !may_act(app, now) {
-        return;
-    }
-    let mut detail = Vec::new();
-    match row.kind {
-        Kind::Slot(i) if app.sup.layout.slots[i].supervised() => {
-            detail.push("it is kept alive: reconcile will create it again".to_string());
-        }
-        Kind::Stray { pool } => detail.push(format!("stray of pool {pool}")),
-        _ => {}
-    }
-    if matches!(row.state.as_str(), "working" | "waiting") {
-        detail.push(format!("it is {}", row.state));
-    }
-    app.confirm = Some(Confirm {
-        question: format!("Kill session {}?", row.name),
-        detail,
-        pending: Pending::Kill(row.name),
-    });
-}
-
-fn perform(app: &mut App, pending: Pending, now: Millis, fx: &mut Vec<Effect>) {
-    match pending {
-        Pending::Recreate(names) => {
-            let busy: Vec<&String> = names
-                .iter()
-                .filter(|n| {
-                    app.sup
-                        .memory
-                        .slot(n)
-                        .is_some_and(|m| m.in_flight.is_some())
-                })
-                .collect();
-            let skipped = busy.len();
-            let busy: Vec<String> = busy.into_iter().cloned().collect();
-            let jobs: Vec<OpJob> = names
-                .iter()
-                .filter(|n| !busy.contains(n))
-                .filter_map(|n| app.sup.recreate(n, now))
-                .collect();
-            let text = match (jobs.len(), skipped) {
-                (0, _) => "an op is already in flight; wait for the next poll".to_string(),
-                (1, 0) => format!("recreating {}", jobs[0].name),
-                (n, 0) => format!("recreating {n} sessions"),
-                (n, s) => format!("recreating {n} sessions ({s} already in flight)"),
-            };
-            if jobs.is_empty() {
-                app.complain(text, now);
-            } else {
-                app.say(text, now);
-            }
-            let jobs = app.sup.sent(jobs);
-            execute(jobs, fx);
-        }
-        Pending::Kill(name) => {
-            let job = app.sup.kill(&name, now);
-            app.say(format!("killing {name}"), now);
-            let jobs = app.sup.sent(vec![job]);
-            execute(jobs, fx);
-        }
-    }
 }
 
 #[cfg(test)]

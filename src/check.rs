@@ -1,15 +1,24 @@
-//! `tmux-supervisor check`: the one-poll audit as text or JSON, and its exit status.
+//! `tmux-supervisor check`: one poll, observed and remembered against a read-only copy of the
+//! memory, and the audit of it as text or JSON, with its exit status.
 
 use serde::Serialize;
 
-use crate::memory::Memory;
-use crate::observe::{Observation, State, short_age};
+use crate::config::Config;
+use crate::controller::{Mode, Supervisor, forget_the_last_run};
+use crate::memory::{Memory, Store};
+use crate::observe::{Observation, State, observe};
 use crate::pool::Layout;
+use crate::remember::remember;
+use crate::time::short_age;
+use crate::tmux::Tmux;
+use crate::{runner, statedir};
 
 /// Exit status of `check`: every supervised slot present and alive, no stray, no failure.
 pub const EXIT_OK: u8 = 0;
 /// Something needs a look: a supervised slot missing or dead, a stray, a failed slot.
 pub const EXIT_PROBLEMS: u8 = 1;
+/// The config or tmux could not be read: nothing was audited.
+pub const EXIT_ERROR: u8 = 2;
 
 /// The JSON document `check --json` prints (schema documented in the README).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -52,6 +61,76 @@ pub struct StrayReport {
     pub name: String,
     pub pool: String,
     pub session_id: String,
+}
+
+/// `check`: one poll of `tmux` and the audit of it against `config` and the memory in
+/// `store`, printed as text or (`json`) as one JSON object; returns the exit status. The
+/// memory is only read: check changes nothing. `server` names the server in the report.
+pub fn run(tmux: &dyn Tmux, config: &Config, store: &Store, server: &str, json: bool) -> u8 {
+    // A state dir others can write to is read all the same (check acts on nothing), with a
+    // warning.
+    if let Err(refused) = statedir::check(&config.state_dir) {
+        eprintln!(
+            "tmux-supervisor: warning: {refused} (check only reads it; daemon and the UI refuse to start)"
+        );
+    }
+    // The remembered failures, counters and panes, read only: check changes nothing.
+    let mut memory = store.peek();
+    forget_the_last_run(&mut memory);
+    let sup = Supervisor::new(config.clone(), memory.clone(), Mode::default());
+    let result = sup.poll_job().run(tmux);
+    if let Some(e) = result.error {
+        eprintln!("tmux-supervisor: cannot read tmux: {e}");
+        return EXIT_ERROR;
+    }
+    warn_skipped(&result.snapshot.rejected);
+    for w in &result.warnings {
+        eprintln!("tmux-supervisor: {w}");
+    }
+    let now = runner::now_ms();
+    let mut obs = observe(
+        &sup.layout,
+        &config.agent,
+        &result.snapshot,
+        &result.captures,
+        &result.external,
+        &memory,
+        now,
+    );
+    remember(&mut obs, &sup.layout, &config.backoff, &mut memory, now);
+    let report = report(&sup.layout, &obs, &memory, server);
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("tmux-supervisor: {e}");
+                return EXIT_ERROR;
+            }
+        }
+    } else {
+        print!("{}", report.to_text(&sup.layout, now / 1000, &obs));
+    }
+    report.exit_code()
+}
+
+/// `check` has no log: lines of tmux output it could not read are said on stderr (a few of
+/// them, escaped), so an audit that silently lost a session is not taken as the truth.
+fn warn_skipped(rejected: &[String]) {
+    const SHOWN: usize = 5;
+    if rejected.is_empty() {
+        return;
+    }
+    eprintln!(
+        "tmux-supervisor: skipped {} line(s) of tmux output of the wrong shape:",
+        rejected.len()
+    );
+    for line in rejected.iter().take(SHOWN) {
+        let escaped: String = line.escape_debug().take(200).collect();
+        eprintln!("  {escaped}");
+    }
+    if rejected.len() > SHOWN {
+        eprintln!("  … and {} more", rejected.len() - SHOWN);
+    }
 }
 
 /// Builds the audit of one observation.
@@ -174,113 +253,4 @@ impl Report {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::*;
-    use crate::fixtures::{dead, pane, production};
-    use crate::observe::{ExternalStatus, observe};
-    use crate::tmux::Snapshot;
-    use std::collections::HashMap;
-
-    #[test]
-    fn full_auto_pool_and_no_strays_is_ok() {
-        let (cfg, layout) = production();
-        let panes = (11..=20)
-            .map(|i| pane(&format!("ccl-auto-{i}"), i))
-            .chain([pane("ccl-3", 1), pane("main", 2)])
-            .collect();
-        let snap = Snapshot {
-            panes,
-            rejected: vec![],
-        };
-        let obs = observe(
-            &layout,
-            &cfg.agent,
-            &snap,
-            &HashMap::new(),
-            &ExternalStatus::new(),
-            &crate::memory::Memory::default(),
-            0,
-        );
-        let r = report(&layout, &obs, &Memory::default(), "default");
-        assert!(r.ok, "{:?}", r.problems);
-        assert_eq!(r.exit_code(), 0);
-        assert_eq!(r.others, vec!["main"]);
-    }
-
-    #[test]
-    fn dead_missing_and_stray_are_problems() {
-        let (cfg, layout) = production();
-        let panes = (12..=20)
-            .map(|i| pane(&format!("ccl-auto-{i}"), i))
-            .chain([dead(pane("ccl-auto-11", 1), 3), pane("ccl-auto0", 2)])
-            .collect();
-        let snap = Snapshot {
-            panes,
-            rejected: vec![],
-        };
-        let obs = observe(
-            &layout,
-            &cfg.agent,
-            &snap,
-            &HashMap::new(),
-            &ExternalStatus::new(),
-            &crate::memory::Memory::default(),
-            0,
-        );
-        let r = report(&layout, &obs, &Memory::default(), "default");
-        assert_eq!(r.exit_code(), 1);
-        assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
-        let json = serde_json::to_value(&r).unwrap();
-        assert_eq!(json["slots"][10]["state"], "failed");
-        assert_eq!(json["slots"][10]["reason"], "pane dead, exit 3");
-        assert_eq!(json["strays"][0]["pool"], "auto");
-    }
-
-    /// A slot that crashed while working is failed though its pane is alive: not "up", in
-    /// `check` as in the UI's pool header.
-    #[test]
-    fn a_failed_slot_with_a_live_pane_is_not_up_in_check_or_the_ui() {
-        let mut app = crate::ui::sample::app();
-        let name = "ccl-auto-11";
-        let m = app.sup.memory.slot_mut(name);
-        m.failed = Some("crashed while working".into());
-        m.failed_session = Some("$11".into());
-        app.sup
-            .on_poll(crate::ui::sample::poll(), crate::ui::sample::NOW + 1000);
-        let obs = app.sup.last.clone().unwrap();
-        let i = app.sup.layout.slot(name).unwrap();
-        assert_eq!(obs.slots[i].state, crate::observe::State::Failed);
-        assert!(obs.slots[i].pane.as_ref().is_some_and(|p| !p.pane_dead));
-        let auto = app
-            .sup
-            .layout
-            .groups
-            .iter()
-            .find(|g| g.name == "auto")
-            .unwrap();
-        let up = obs.up(&auto.slots);
-        let header = crate::ui::rows::rows(&app, crate::ui::sample::NOW + 1000)
-            .into_iter()
-            .find_map(|r| match r {
-                crate::ui::rows::Row::Group(g) if g.name == "auto" => Some(g.up),
-                _ => None,
-            })
-            .unwrap();
-        let report = report(&app.sup.layout, &obs, &app.sup.memory, "default");
-        let text = report.to_text(&app.sup.layout, crate::ui::sample::NOW / 1000, &obs);
-        assert!(
-            text.contains(&format!("restart: always  {up}/10 up")),
-            "{text}"
-        );
-        assert_eq!(header, up);
-        // ccl-auto-11 (failed) is counted in neither.
-        let alive = obs
-            .slots
-            .iter()
-            .filter(|s| auto.slots.contains(&s.slot))
-            .filter(|s| s.pane.as_ref().is_some_and(|p| !p.pane_dead))
-            .count();
-        assert!(up < alive, "up {up}, alive panes {alive}");
-    }
-}
+mod tests;

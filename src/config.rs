@@ -255,6 +255,14 @@ pub fn default_state_dir(home: &Path) -> PathBuf {
 }
 
 impl Config {
+    /// The configured tmux server (the config and the command line set at most one of the two).
+    pub fn endpoint(&self) -> crate::tmux::Endpoint {
+        crate::tmux::Endpoint {
+            socket_name: self.socket_name.clone(),
+            socket_path: self.socket_path.clone(),
+        }
+    }
+
     /// Parses and validates `text`; `file` names it in every message.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         Self::parse_with_home(text, file, &home_dir())

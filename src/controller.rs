@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::jobs::{OpJob, OpResult, PollJob, PollResult};
-use crate::memory::{EventKind, Memory, Millis, OwnedPane};
-use crate::observe::{Observation, State, observe, remember};
+use crate::memory::{EventKind, Memory, OwnedPane};
+use crate::observe::{Observation, State, observe};
 use crate::pool::Layout;
 use crate::reconcile::Plan;
+use crate::remember::remember;
+use crate::time::Millis;
 use crate::tmux::Launch;
 
 /// What a slot should run, as tmux needs it.

@@ -7,17 +7,16 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tmux_supervisor::config::{Config, ConfigError, ConfigSource};
-use tmux_supervisor::controller::{Mode, Supervisor, forget_the_last_run};
+use tmux_supervisor::controller::Supervisor;
+use tmux_supervisor::describe::describe;
 use tmux_supervisor::logging::{self, LogTarget};
 use tmux_supervisor::memory::Store;
-use tmux_supervisor::observe::{observe, remember};
-use tmux_supervisor::pool::Layout;
 use tmux_supervisor::runner::{self, Persist};
-use tmux_supervisor::tmux::{Endpoint, Tmux, TmuxCli};
-use tmux_supervisor::{socket, statedir};
+use tmux_supervisor::tmux::{Tmux, TmuxCli};
+use tmux_supervisor::{check, socket, statedir};
 
 /// Exit status for a config or tmux error (nothing was started).
-const EXIT_ERROR: u8 = 2;
+const EXIT_ERROR: u8 = check::EXIT_ERROR;
 
 /// Keeps pools of tmux sessions alive and shows their state at a glance.
 #[derive(Debug, Parser)]
@@ -99,7 +98,7 @@ const TMUX_TIMEOUT_ENV: &str = "TMUX_SUPERVISOR_TMUX_TIMEOUT";
 
 /// The tmux client for the configured server, after checking tmux is there and new enough.
 fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
-    let mut client = TmuxCli::new(endpoint(config));
+    let mut client = TmuxCli::new(config.endpoint());
     if let Some(text) = std::env::var_os(TMUX_TIMEOUT_ENV) {
         match humantime::parse_duration(&text.to_string_lossy()) {
             Ok(t) if !t.is_zero() => client = client.with_timeout(t),
@@ -116,14 +115,6 @@ fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
         Err(e) => Err(format!(
             "tmux-supervisor: {e}\n  tmux-supervisor needs tmux 3.2 or newer on PATH (e.g. `apt-get install tmux`)"
         )),
-    }
-}
-
-/// The configured tmux server (the config and the command line set at most one of the two).
-fn endpoint(config: &Config) -> Endpoint {
-    Endpoint {
-        socket_name: config.socket_name.clone(),
-        socket_path: config.socket_path.clone(),
     }
 }
 
@@ -164,71 +155,13 @@ fn check(config: &Config, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    // A state dir others can write to is read all the same (check acts on nothing), with a
-    // warning.
-    if let Err(refused) = statedir::check(&config.state_dir) {
-        eprintln!(
-            "tmux-supervisor: warning: {refused} (check only reads it; daemon and the UI refuse to start)"
-        );
-    }
-    // The remembered failures, counters and panes, read only: check changes nothing.
-    let mut memory = store_for(config).peek();
-    forget_the_last_run(&mut memory);
-    let sup = Supervisor::new(config.clone(), memory.clone(), Mode::default());
-    let result = sup.poll_job().run(&tmux);
-    if let Some(e) = result.error {
-        eprintln!("tmux-supervisor: cannot read tmux: {e}");
-        return ExitCode::from(EXIT_ERROR);
-    }
-    warn_skipped(&result.snapshot.rejected);
-    for w in &result.warnings {
-        eprintln!("tmux-supervisor: {w}");
-    }
-    let now = runner::now_ms();
-    let mut obs = observe(
-        &sup.layout,
-        &config.agent,
-        &result.snapshot,
-        &result.captures,
-        &result.external,
-        &memory,
-        now,
-    );
-    remember(&mut obs, &sup.layout, &config.backoff, &mut memory, now);
-    let report =
-        tmux_supervisor::check::report(&sup.layout, &obs, &memory, &endpoint(config).label());
-    if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("tmux-supervisor: {e}");
-                return ExitCode::from(EXIT_ERROR);
-            }
-        }
-    } else {
-        print!("{}", report.to_text(&sup.layout, now / 1000, &obs));
-    }
-    ExitCode::from(report.exit_code())
-}
-
-/// `check` has no log: lines of tmux output it could not read are said on stderr (a few of
-/// them, escaped), so an audit that silently lost a session is not taken as the truth.
-fn warn_skipped(rejected: &[String]) {
-    const SHOWN: usize = 5;
-    if rejected.is_empty() {
-        return;
-    }
-    eprintln!(
-        "tmux-supervisor: skipped {} line(s) of tmux output of the wrong shape:",
-        rejected.len()
-    );
-    for line in rejected.iter().take(SHOWN) {
-        let escaped: String = line.escape_debug().take(200).collect();
-        eprintln!("  {escaped}");
-    }
-    if rejected.len() > SHOWN {
-        eprintln!("  … and {} more", rejected.len() - SHOWN);
-    }
+    ExitCode::from(check::run(
+        &tmux,
+        config,
+        &store_for(config),
+        &config.endpoint().label(),
+        json,
+    ))
 }
 
 /// Where the log goes: `--log-file`, else daily files in the state dir.
@@ -394,70 +327,4 @@ fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
         config.socket_name = None;
     }
     Ok(config)
-}
-
-/// The resolved pools and slots, as `tmux-supervisor config` prints them.
-fn describe(config: &Config) -> String {
-    use std::fmt::Write as _;
-    let layout = Layout::new(config);
-    let mut out = String::new();
-    let endpoint = endpoint(config);
-    let server = if endpoint == Endpoint::default() {
-        "the default tmux server".to_string()
-    } else {
-        format!("tmux {}", endpoint.label())
-    };
-    let _ = writeln!(out, "config: {}", config.source);
-    let _ = writeln!(out, "server: {server}");
-    let _ = writeln!(
-        out,
-        "poll every {}, reconcile every {}",
-        humantime::format_duration(config.poll_interval),
-        humantime::format_duration(config.reconcile_interval)
-    );
-    for (group, pool) in layout
-        .groups
-        .iter()
-        .zip(config.pools.iter().map(Some).chain(std::iter::repeat(None)))
-    {
-        let _ = writeln!(out);
-        match pool {
-            Some(p) => {
-                let _ = writeln!(
-                    out,
-                    "pool {}  {}  restart: {}  keep alive: {} of {}  workdir: {}{}",
-                    p.name,
-                    group.range,
-                    p.restart,
-                    if p.restart == tmux_supervisor::config::Restart::Never {
-                        0
-                    } else {
-                        p.min
-                    },
-                    p.max,
-                    p.workdir.display(),
-                    if p.command.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  command: {:?}", p.command)
-                    }
-                );
-            }
-            None => {
-                let _ = writeln!(out, "dedicated sessions");
-            }
-        }
-        for &i in &group.slots {
-            let s = &layout.slots[i];
-            let role = if s.supervised() {
-                format!("kept alive ({})", s.restart)
-            } else if s.restart == tmux_supervisor::config::Restart::Never {
-                "watched only (restart: never)".to_string()
-            } else {
-                "watched only (above min)".to_string()
-            };
-            let _ = writeln!(out, "  {:<24} {role}", s.name);
-        }
-    }
-    out
 }

@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::BackoffConfig;
 pub use crate::store::{Lock, Store, StoreWarning};
 
-/// Wall-clock time in milliseconds since the Unix epoch. Passed in, never read inside logic.
-pub type Millis = i64;
+/// The time of everything remembered (also at its own path, [`crate::time::Millis`]).
+pub use crate::time::Millis;
 
 /// How many events are kept.
 pub const EVENT_LIMIT: usize = 200;
@@ -85,7 +84,7 @@ pub struct SlotMemory {
     /// such as `sh run-agent.sh`) is not.
     pub last_foreground_shell: bool,
     /// Memory from a state file written before panes were recorded: the session seen last
-    /// may be taken as the supervisor's own at the first poll (see `observe::remember`).
+    /// may be taken as the supervisor's own at the first poll (see `remember::remember`).
     #[serde(skip)]
     pub adopt_last_session: bool,
 }
@@ -185,63 +184,10 @@ impl Memory {
     }
 }
 
-/// When the next start of a slot is allowed: immediately for the first start of a streak,
-/// then `initial`, doubling with each start, capped at `max`, counted from the last start.
-pub fn next_start_allowed(m: &SlotMemory, cfg: &BackoffConfig) -> Millis {
-    match (m.restarts, m.last_start) {
-        (0, _) | (_, None) => Millis::MIN,
-        (n, Some(last)) => last.saturating_add(backoff_delay(n, cfg)),
-    }
-}
-
-/// The wait before start number `n + 1` after `n` starts in a streak, in milliseconds.
-pub fn backoff_delay(n: u32, cfg: &BackoffConfig) -> Millis {
-    if n == 0 {
-        return 0;
-    }
-    let initial = cfg.initial.as_millis() as i64;
-    let max = cfg.max.as_millis() as i64;
-    let shift = (n - 1).min(40);
-    initial.saturating_mul(1_i64 << shift).min(max)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use std::time::Duration;
-
-    fn cfg() -> BackoffConfig {
-        BackoffConfig {
-            initial: Duration::from_secs(2),
-            max: Duration::from_secs(300),
-            reset_after: Duration::from_secs(600),
-            max_restarts: 0,
-        }
-    }
-
-    #[test]
-    fn backoff_starts_immediately_then_doubles_to_the_cap() {
-        let delays: Vec<i64> = (0..12).map(|n| backoff_delay(n, &cfg())).collect();
-        assert_eq!(
-            delays,
-            vec![
-                0, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000, 300_000,
-                300_000
-            ]
-        );
-        assert_eq!(backoff_delay(u32::MAX, &cfg()), 300_000);
-        let m = SlotMemory {
-            restarts: 2,
-            last_start: Some(10_000),
-            ..SlotMemory::default()
-        };
-        assert_eq!(next_start_allowed(&m, &cfg()), 14_000);
-        assert_eq!(
-            next_start_allowed(&SlotMemory::default(), &cfg()),
-            Millis::MIN
-        );
-    }
 
     #[test]
     fn events_are_capped() {

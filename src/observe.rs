@@ -1,22 +1,22 @@
 //! From one tmux snapshot (plus pane captures, the external status file and the memory) to
 //! each slot's state and the reason it was decided, each stray, and the other sessions. Pure.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AgentConfig, BackoffConfig, Restart};
-use crate::memory::{Action, EventKind, InFlight, Memory, Millis, OwnedPane, STATE_VERSION_PANES};
+use crate::config::{AgentConfig, Restart};
+use crate::memory::{Memory, OwnedPane};
 use crate::pool::{Class, Layout};
+use crate::time::Millis;
 use crate::tmux::{Pane, Snapshot};
 
 mod cause;
-pub use cause::{Cause, exit_words, short_age};
-
-/// How long an op may stay in flight without its effect being seen.
-pub const IN_FLIGHT_TIMEOUT_MS: Millis = 15_000;
+mod external;
+pub use cause::{Cause, exit_words};
+pub use external::{External, ExternalState, ExternalStatus, parse_external};
 
 /// What a slot is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -124,56 +124,6 @@ impl Observation {
     pub fn count(&self, state: State) -> usize {
         self.slots.iter().filter(|s| s.state == state).count()
     }
-}
-
-/// What the dispatcher's status file says a session is doing.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "String")]
-pub enum ExternalState {
-    /// `working` (or `busy`).
-    Working,
-    Waiting,
-    Idle,
-    /// Any other word: shown nowhere as a state, the other signals decide.
-    Other(String),
-}
-
-impl From<String> for ExternalState {
-    fn from(word: String) -> Self {
-        match word.as_str() {
-            "working" | "busy" => ExternalState::Working,
-            "waiting" => ExternalState::Waiting,
-            "idle" => ExternalState::Idle,
-            _ => ExternalState::Other(word),
-        }
-    }
-}
-
-impl fmt::Display for ExternalState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ExternalState::Working => "working",
-            ExternalState::Waiting => "waiting",
-            ExternalState::Idle => "idle",
-            ExternalState::Other(w) => w,
-        })
-    }
-}
-
-/// One entry of the external status file written by a dispatcher.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct External {
-    pub state: ExternalState,
-    #[serde(default)]
-    pub task: Option<String>,
-}
-
-/// The external status file: `{"ccl-auto-11": {"state": "working", "task": "…"}}`.
-pub type ExternalStatus = BTreeMap<String, External>;
-
-/// Parses the external status file.
-pub fn parse_external(text: &str) -> Result<ExternalStatus, String> {
-    serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 /// True when a pane's foreground command is the agent (a bare version like `2.1.34` counts).
@@ -401,214 +351,6 @@ pub fn died_badly(p: &Pane) -> bool {
         (_, Some(sig)) if sig != 0 => true,
         (Some(code), _) => code != 0,
         _ => true,
-    }
-}
-
-/// Folds one observation into the memory and settles each slot's shown state:
-/// in-flight ops seen done, crashes while working turned into sticky failures, healthy
-/// streaks resetting the backoff, gave-up slots held failed, strays logged once.
-pub fn remember(
-    obs: &mut Observation,
-    layout: &Layout,
-    backoff: &BackoffConfig,
-    memory: &mut Memory,
-    now: Millis,
-) {
-    for st in &mut obs.slots {
-        let slot = &layout.slots[st.slot];
-        let name = slot.name.clone();
-        let raw = st.state;
-        let mut events: Vec<(EventKind, String)> = Vec::new();
-        let m = memory.slot_mut(&name);
-        let session_id = st.pane.as_ref().map(|p| p.session_id.clone());
-
-        // Memory from before panes were recorded: the single pane of the session this
-        // supervisor saw last in a slot it had started is taken as its own, once.
-        if std::mem::take(&mut m.adopt_last_session)
-            && m.pane.is_none()
-            && st.panes == 1
-            && let Some(p) = &st.pane
-            && m.last_session.as_ref() == Some(&p.session_id)
-        {
-            m.pane = Some(OwnedPane {
-                server_pid: p.server_pid,
-                session_id: p.session_id.clone(),
-                pane_id: p.pane_id.clone(),
-            });
-            st.owned = true;
-        }
-
-        // An op of ours on this slot (in flight now, or its state not yet recorded since): what
-        // the poll shows is its doing, never a crash.
-        let had_op = m.in_flight.is_some();
-        // A clock stepped back must not freeze timeouts: nothing started in the future.
-        if let Some(f) = m.in_flight.as_mut()
-            && f.since > now
-        {
-            f.since = now;
-        }
-
-        // The op in flight: done when the poll shows its effect, dropped after a timeout.
-        if let Some(f) = &m.in_flight {
-            if in_flight_done(f, st.pane.as_ref()) {
-                m.in_flight = None;
-            } else if now.saturating_sub(f.since) > IN_FLIGHT_TIMEOUT_MS {
-                events.push((
-                    EventKind::Error,
-                    format!("{} of {name} not confirmed after 15s", f.op),
-                ));
-                m.in_flight = None;
-            }
-        }
-
-        // A slot that was working and then vanished, died or dropped to a shell crashed. The
-        // shell must have taken over from the agent: a shell that was already the foreground
-        // (a wrapper script running the agent) says nothing about it.
-        let was_working = m.last_state == Some(State::Working);
-        let dropped = match raw {
-            State::Missing | State::Absent | State::Failed => true,
-            State::Idle => st.foreground_shell && !m.last_foreground_shell,
-            _ => false,
-        };
-        if was_working && dropped && !had_op {
-            let how = match raw {
-                State::Missing | State::Absent => "session vanished".to_string(),
-                State::Idle => "agent exited to a shell".to_string(),
-                _ => st.reason(),
-            };
-            m.failed = Some(format!("crashed while working ({how})"));
-            m.failed_session.clone_from(&session_id);
-            events.push((
-                EventKind::Failed,
-                format!("{name} crashed while working ({how})"),
-            ));
-        } else if !had_op && matches!(m.last_state, Some(State::Idle | State::Waiting)) {
-            // Any other end of a live session is worth a line in the event log.
-            let dead = st.pane.as_ref().filter(|p| p.pane_dead);
-            if dead.is_some() || raw == State::Missing {
-                let what = match dead.map(|p| exit_words(p.dead_status, p.dead_signal)) {
-                    Some(Some(how)) => format!("died, {how}"),
-                    Some(None) => "died".to_string(),
-                    None => "session vanished".to_string(),
-                };
-                events.push((EventKind::Failed, format!("{name}: {what}")));
-            } else if raw == State::Absent {
-                events.push((EventKind::Info, format!("{name}: session ended")));
-            }
-        }
-
-        // A failure mark belongs to one session: a new live session, or the agent working
-        // again, clears it.
-        if m.failed.is_some() && m.in_flight.is_none() {
-            let new_session = session_id.is_some() && session_id != m.failed_session;
-            if new_session || matches!(raw, State::Working | State::Waiting) {
-                m.failed = None;
-                m.failed_session = None;
-            }
-        }
-
-        // Clean exits, for on-failure.
-        match raw {
-            State::Failed if st.pane.as_ref().is_some_and(|p| p.pane_dead) => {
-                m.clean_exit = st.pane.as_ref().is_some_and(|p| !died_badly(p)) && !was_working;
-            }
-            State::Missing if m.last_session.is_some() && !was_working && m.failed.is_none() => {
-                m.clean_exit = true;
-            }
-            s if s.healthy() => m.clean_exit = false,
-            _ => {}
-        }
-
-        // Healthy streaks reset the backoff.
-        if raw.healthy() {
-            let since = (*m.healthy_since.get_or_insert(now)).min(now);
-            if m.restarts > 0 && now.saturating_sub(since) >= backoff.reset_after.as_millis() as i64
-            {
-                m.restarts = 0;
-            }
-        } else {
-            m.healthy_since = None;
-        }
-
-        // What is shown.
-        let (state, cause) = if m.gave_up {
-            (
-                State::Failed,
-                Cause::GaveUp {
-                    restarts: m.restarts,
-                    last: m.failed.clone(),
-                },
-            )
-        } else if let Some(f) = &m.in_flight
-            && f.op != Action::Kill
-            && (st.pane.is_none() || st.pane.as_ref().is_some_and(|p| p.pane_dead))
-        {
-            (State::Starting, Cause::Sent(f.op))
-        } else if let Some(f) = &m.failed {
-            let quiet_now = matches!(raw, State::Failed | State::Missing | State::Absent)
-                || st.foreground_shell;
-            (
-                State::Failed,
-                Cause::Marked {
-                    failure: f.clone(),
-                    now: (!quiet_now).then(|| Box::new(st.cause.clone())),
-                },
-            )
-        } else {
-            (raw, st.cause.clone())
-        };
-        st.state = state;
-        st.cause = cause;
-        if st.pane.as_ref().is_some_and(|p| p.pane_dead) && !st.owned && slot.supervised() {
-            // Reconcile leaves it: say why a dead pane of a kept-alive slot stays dead.
-            st.cause = Cause::NotOurs(Box::new(std::mem::replace(&mut st.cause, Cause::Shell)));
-        }
-        // While an op of ours runs, the state it passes through is not history.
-        m.last_state = (!had_op).then_some(raw);
-        m.last_session = session_id;
-        m.last_foreground_shell = st.foreground_shell;
-        for (kind, text) in events {
-            memory.push(now, kind, &name, text);
-        }
-    }
-
-    let current: std::collections::BTreeSet<String> =
-        obs.strays.iter().map(|s| s.name.clone()).collect();
-    for s in &obs.strays {
-        if !memory.strays_seen.contains(&s.name) {
-            memory.push(
-                now,
-                EventKind::Stray,
-                &s.name,
-                format!(
-                    "stray session {} looks like pool {} but is not a slot; left alone",
-                    s.name, s.pool
-                ),
-            );
-        }
-    }
-    memory.strays_seen = current;
-}
-
-/// Memory loaded from a state file older than [`STATE_VERSION_PANES`] knows no slot's pane:
-/// each slot it had started may adopt, at the first poll, the single pane of the session it
-/// saw there last. Without this an upgrade would leave every dead pane of the pool dead.
-pub fn adopt_panes_of_old_memory(memory: &mut Memory) {
-    if memory.loaded_version == 0 || memory.loaded_version >= STATE_VERSION_PANES {
-        return;
-    }
-    for m in memory.slots.values_mut() {
-        m.adopt_last_session = m.started_before && m.pane.is_none() && m.last_session.is_some();
-    }
-}
-
-fn in_flight_done(f: &InFlight, pane: Option<&Pane>) -> bool {
-    match pane {
-        None => f.op == Action::Kill,
-        // A new process in the pane (it may already have died again: crash loops do).
-        Some(p) if f.op == Action::Respawn => Some(p.pane_pid) != f.old_pane_pid,
-        Some(_) if f.op == Action::Kill => false,
-        Some(_) => true,
     }
 }
 

@@ -1,10 +1,12 @@
 //! Deciding what to do: `plan()` compares the configured slots with what a poll saw and the
-//! memory, and returns the ops to run. Pure: it reads no clock and touches no tmux.
+//! memory, and returns the ops to run, holding crash loops back by the backoff maths. Pure:
+//! it reads no clock and touches no tmux.
 
 use crate::config::{BackoffConfig, Restart};
-use crate::memory::{Memory, Millis, next_start_allowed};
+use crate::memory::{Memory, SlotMemory};
 use crate::observe::{Observation, State, died_badly};
 use crate::pool::Layout;
+use crate::time::Millis;
 
 /// At most this many sessions are started in one pass (a server restart must not stampede).
 pub const STARTS_PER_PASS: usize = 10;
@@ -57,6 +59,26 @@ pub struct Plan {
     pub backing_off: Vec<Waiting>,
     /// Slots that need a start but exceeded this pass's budget.
     pub deferred: usize,
+}
+
+/// When the next start of a slot is allowed: immediately for the first start of a streak,
+/// then `initial`, doubling with each start, capped at `max`, counted from the last start.
+pub fn next_start_allowed(m: &SlotMemory, cfg: &BackoffConfig) -> Millis {
+    match (m.restarts, m.last_start) {
+        (0, _) | (_, None) => Millis::MIN,
+        (n, Some(last)) => last.saturating_add(backoff_delay(n, cfg)),
+    }
+}
+
+/// The wait before start number `n + 1` after `n` starts in a streak, in milliseconds.
+pub fn backoff_delay(n: u32, cfg: &BackoffConfig) -> Millis {
+    if n == 0 {
+        return 0;
+    }
+    let initial = cfg.initial.as_millis() as i64;
+    let max = cfg.max.as_millis() as i64;
+    let shift = (n - 1).min(40);
+    initial.saturating_mul(1_i64 << shift).min(max)
 }
 
 /// What a slot needs, from the facts of the poll and its restart policy.

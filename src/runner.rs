@@ -11,11 +11,13 @@ use tokio::time::MissedTickBehavior;
 use crate::config::Config;
 use crate::controller::{Mode, Supervisor};
 use crate::jobs::{CAPTURE_LINES, Done, OpError, OpJob, OpKind, OpResult, PollJob, PollResult};
-use crate::memory::{EventKind, Lock, Memory, Millis, OwnedPane, Store};
-use crate::observe::{adopt_panes_of_old_memory, panes_to_capture};
+use crate::memory::{EventKind, Lock, Memory, OwnedPane, Store};
+use crate::observe::panes_to_capture;
+use crate::remember::adopt_panes_of_old_memory;
 use crate::status_file;
-use crate::tmux::{Created, Tmux, TmuxError};
+use crate::time::Millis;
 use crate::tmux::Shutdown;
+use crate::tmux::{Created, Tmux, TmuxError};
 
 /// The current wall-clock time in milliseconds (read only by the loops, never by logic).
 pub fn now_ms() -> Millis {

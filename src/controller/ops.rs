@@ -3,8 +3,9 @@
 
 use super::{CONFIRM_POLLS, Supervisor, launch_for};
 use crate::jobs::{Done, OpJob, OpKind, OpResult};
-use crate::memory::{Action, EventKind, InFlight, Millis};
+use crate::memory::{Action, EventKind, InFlight};
 use crate::reconcile::{Op, plan};
+use crate::time::Millis;
 use crate::tmux::Target;
 
 impl Supervisor {

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::memory::{Action, Millis};
+use crate::memory::Action;
+use crate::time::{Millis, short_age};
 use crate::tmux::Pane;
 
 /// Why a slot's state was decided.
@@ -67,17 +68,6 @@ pub fn exit_words(status: Option<i32>, signal: Option<i32>) -> Option<String> {
         (Some(126), _) => Some("exit 126 (not executable)".to_string()),
         (Some(code), _) => Some(format!("exit {code}")),
         _ => None,
-    }
-}
-
-/// `42s`, `3m`, `2h`, `5d`.
-pub fn short_age(ms: Millis) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
     }
 }
 
@@ -159,8 +149,5 @@ mod tests {
         );
         assert!(Cause::NoSessionWatched { never: true }.says_policy());
         assert!(!Cause::NoSession.says_policy());
-        assert_eq!(short_age(59_999), "59s");
-        assert_eq!(short_age(3_600_000), "1h");
-        assert_eq!(short_age(-5), "0s");
     }
 }

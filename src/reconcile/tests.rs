@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::config::Config;
 use crate::fixtures::{dead, pane, production};
-use crate::memory::{InFlight, Memory, SlotMemory, backoff_delay};
+use crate::memory::{InFlight, Memory, SlotMemory};
 use crate::observe::{ExternalStatus, observe};
 use crate::tmux::{Pane, Snapshot};
 
@@ -126,6 +126,38 @@ fn slots_above_min_are_watched_not_kept() {
     let obs = observe_panes(&cfg, &layout, vec![dead(pane("w-2", 1), 1)]);
     let p = plan(&layout, &cfg.backoff, &obs, &Memory::default(), NOW);
     assert_eq!(names(&layout, &p), vec!["create w-0"]);
+}
+
+fn backoff() -> BackoffConfig {
+    BackoffConfig {
+        initial: Duration::from_secs(2),
+        max: Duration::from_secs(300),
+        reset_after: Duration::from_secs(600),
+        max_restarts: 0,
+    }
+}
+
+#[test]
+fn backoff_starts_immediately_then_doubles_to_the_cap() {
+    let delays: Vec<i64> = (0..12).map(|n| backoff_delay(n, &backoff())).collect();
+    assert_eq!(
+        delays,
+        vec![
+            0, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000, 300_000,
+            300_000
+        ]
+    );
+    assert_eq!(backoff_delay(u32::MAX, &backoff()), 300_000);
+    let m = SlotMemory {
+        restarts: 2,
+        last_start: Some(10_000),
+        ..SlotMemory::default()
+    };
+    assert_eq!(next_start_allowed(&m, &backoff()), 14_000);
+    assert_eq!(
+        next_start_allowed(&SlotMemory::default(), &backoff()),
+        Millis::MIN
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::fake::{Behaviour, Call, FakeTmux};
-use crate::memory::backoff_delay;
+use crate::reconcile::backoff_delay;
 
 /// The wall clock the loop sees: a fixed start, moved by tokio's (paused) clock.
 fn virtual_clock() -> Arc<dyn Fn() -> Millis + Send + Sync> {

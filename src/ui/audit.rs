@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::app::App;
-use crate::ui::rows::{GroupRow, Kind, Row, SessionRow};
+use crate::app::selection::Kind;
+use crate::ui::rows::{GroupRow, Row, SessionRow};
 use crate::ui::theme;
 
 /// Draws the pool columns and the strays line.

@@ -1,13 +1,12 @@
 //! Drawing: the whole screen as a function of [`App`] — header, sessions (table or audit),
-//! bottom panel (preview or log), footer, and the help / confirm popups on top.
+//! bottom panel (preview or log), footer, and the help / confirm popups on top. The rows are
+//! built once per frame; the preview is handed the selected one.
 
 pub mod audit;
 pub mod confirm;
 pub mod help;
 pub mod panel;
 pub mod rows;
-#[cfg(test)]
-pub(crate) mod sample;
 pub mod table;
 pub mod theme;
 
@@ -18,8 +17,9 @@ use ratatui::widgets::Paragraph;
 
 use crate::app::{App, View};
 use crate::keymap::hints;
-use crate::memory::Millis;
-use crate::observe::{State, short_age};
+use crate::observe::State;
+use crate::time::{Millis, short_age};
+use rows::Row;
 use theme::Mark;
 
 /// Below this size only a "too small" message is drawn.
@@ -61,7 +61,11 @@ pub fn draw(frame: &mut Frame, app: &App, now: Millis) {
         View::Table => table::draw(frame, app, &rows, body),
         View::Audit => audit::draw(frame, app, &rows, body),
     }
-    panel::draw(frame, app, now, bottom);
+    let selected = rows
+        .iter()
+        .filter_map(Row::session)
+        .find(|s| app.selected.as_deref() == Some(s.name.as_str()));
+    panel::draw(frame, app, selected, now, bottom);
     footer(frame, app, now, foot);
     if app.help {
         help::draw(frame, area);

@@ -6,18 +6,24 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use crate::app::selection::Kind;
 use crate::app::{App, Panel};
-use crate::memory::Millis;
-use crate::observe::short_age;
+use crate::time::{Millis, short_age};
 use crate::tmux::Pane;
-use crate::ui::rows::Kind;
+use crate::ui::rows::SessionRow;
 use crate::ui::theme;
 
-/// Draws the preview or the log into `area`.
-pub fn draw(frame: &mut Frame, app: &App, now: Millis, area: Rect) {
+/// Draws the preview of the `selected` row or the log into `area`.
+pub fn draw(
+    frame: &mut Frame,
+    app: &App,
+    selected: Option<&SessionRow<'_>>,
+    now: Millis,
+    area: Rect,
+) {
     let inner_h = area.height.saturating_sub(2) as usize;
     let (title, lines) = match app.panel {
-        Panel::Preview => preview(app, now, inner_h),
+        Panel::Preview => preview(app, selected, inner_h),
         Panel::Log => (" events ".to_string(), log(app, now, inner_h)),
     };
     let block = Block::default()
@@ -28,8 +34,12 @@ pub fn draw(frame: &mut Frame, app: &App, now: Millis, area: Rect) {
 }
 
 /// The selected session's pane: how its state was decided, then its last lines.
-fn preview(app: &App, now: Millis, height: usize) -> (String, Vec<Line<'static>>) {
-    let Some(row) = app.selected_row(now) else {
+fn preview(
+    app: &App,
+    selected: Option<&SessionRow<'_>>,
+    height: usize,
+) -> (String, Vec<Line<'static>>) {
+    let Some(row) = selected else {
         return (
             " preview ".to_string(),
             vec![Line::styled(" nothing selected", theme::dim())],

@@ -1,22 +1,23 @@
-//! The view model: `rows(&App, now)` turns the supervisor's state into display rows (pool
-//! headers, slots, strays, others) with every text already decided; drawing only lays them out.
+//! The view model: `rows(&App, now)` turns the sessions the operator can select (the app's
+//! [`Selection`](crate::app::selection::Selection)) into display rows (pool headers, slots,
+//! strays, others) with every text already decided; drawing only lays them out.
 
 use crate::app::App;
-use crate::config::Restart;
-use crate::memory::{Millis, next_start_allowed};
-use crate::observe::{SlotStatus, State, exit_words, short_age};
-use crate::tmux::Pane;
+use crate::app::selection::{Entry, Kind};
+use crate::observe::{SlotStatus, State, exit_words};
+use crate::reconcile::next_start_allowed;
+use crate::time::{Millis, age_since_secs, ms_until, short_age};
 use crate::ui::theme::Mark;
 
 /// One line of the sessions list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Row {
+pub enum Row<'a> {
     /// A pool (or the dedicated sessions) header.
     Group(GroupRow),
     /// The header of the strays or others section.
     Section(String),
     /// A session: a slot, a stray or another session.
-    Session(SessionRow),
+    Session(SessionRow<'a>),
 }
 
 /// A pool header: `auto  ccl-auto-11..ccl-auto-20  restart: always  9/10 up`.
@@ -38,21 +39,10 @@ impl GroupRow {
     }
 }
 
-/// What a session row is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
-    /// A configured slot (index into the layout's slots).
-    Slot(usize),
-    Stray {
-        pool: String,
-    },
-    Other,
-}
-
 /// A session row, all text decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRow {
-    pub kind: Kind,
+pub struct SessionRow<'a> {
+    pub kind: Kind<'a>,
     pub mark: Mark,
     pub name: String,
     /// The short cell label for the audit view (the slot index, or the name).
@@ -68,8 +58,8 @@ pub struct SessionRow {
     pub live: bool,
 }
 
-impl Row {
-    pub fn session(&self) -> Option<&SessionRow> {
+impl<'a> Row<'a> {
+    pub fn session(&self) -> Option<&SessionRow<'a>> {
         match self {
             Row::Session(s) => Some(s),
             _ => None,
@@ -77,28 +67,9 @@ impl Row {
     }
 }
 
-fn ms_until(until: Millis, now: Millis) -> String {
-    let left = until.saturating_sub(now).max(0);
-    // Round up: "restart in 1s" until it is due.
-    let secs = (left + 999) / 1000;
-    if secs < 60 {
-        format!("{secs}s")
-    } else {
-        short_age(left)
-    }
-}
-
-fn age_since_secs(epoch_secs: i64, now: Millis) -> String {
-    short_age(now.saturating_sub(epoch_secs.saturating_mul(1000)))
-}
-
-/// True when `name` passes the name filter (case-insensitive substring).
-pub fn passes(filter: &str, name: &str) -> bool {
-    filter.is_empty() || name.to_lowercase().contains(&filter.to_lowercase())
-}
-
-fn slot_row(app: &App, st: Option<&SlotStatus>, slot: usize, now: Millis) -> SessionRow {
+fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
     let sup = &app.sup;
+    let st: Option<&SlotStatus> = sup.last.as_ref().and_then(|o| o.slot(slot));
     let s = &sup.layout.slots[slot];
     let m = sup.memory.slot(&s.name);
     let cell = s.index.map_or_else(|| s.name.clone(), |i| i.to_string());
@@ -190,177 +161,85 @@ fn slot_row(app: &App, st: Option<&SlotStatus>, slot: usize, now: Millis) -> Ses
     }
 }
 
-fn pane_row(
-    kind: Kind,
+/// The row of a stray or another session (always live: it is on the server).
+fn pane_row<'a>(
+    e: &Entry<'a>,
     mark: Mark,
-    p: &Pane,
     state: &str,
     note: String,
     now: Millis,
-) -> SessionRow {
+) -> SessionRow<'a> {
+    let (command, output, uptime) = e.pane.map_or_else(Default::default, |p| {
+        (
+            p.current_command.clone(),
+            age_since_secs(p.window_activity, now),
+            age_since_secs(p.session_created, now),
+        )
+    });
     SessionRow {
-        kind,
+        kind: e.kind,
         mark,
-        name: p.session_name.clone(),
-        cell: p.session_name.clone(),
+        name: e.name.to_string(),
+        cell: e.name.to_string(),
         state: state.to_string(),
-        command: p.current_command.clone(),
-        output: age_since_secs(p.window_activity, now),
-        uptime: age_since_secs(p.session_created, now),
+        command,
+        output,
+        uptime,
         restarts: String::new(),
         note,
-        live: true,
+        live: e.live(),
     }
 }
 
-/// Every row to show, in order, after the name filter.
-pub fn rows(app: &App, now: Millis) -> Vec<Row> {
+/// The row of one selectable session.
+fn session_row<'a>(app: &App, e: &Entry<'a>, now: Millis) -> SessionRow<'a> {
+    match e.kind {
+        Kind::Slot(i) => slot_row(app, i, now),
+        Kind::Stray { pool } => {
+            let note = format!("looks like pool {pool}; not a slot, left alone");
+            pane_row(e, Mark::Stray, "stray", note, now)
+        }
+        Kind::Other => {
+            let note = if e.pane.is_some_and(|p| p.session_attached > 0) {
+                "attached".to_string()
+            } else {
+                String::new()
+            };
+            pane_row(e, Mark::Other, "other", note, now)
+        }
+    }
+}
+
+/// Every row to show, in order: the app's selection, with its pool and section headers.
+pub fn rows(app: &App, now: Millis) -> Vec<Row<'_>> {
     let sup = &app.sup;
     let obs = sup.last.as_ref();
+    let shown = app.selection();
+    let session = |e| Row::Session(session_row(app, e, now));
     let mut out = Vec::new();
-    for g in &sup.layout.groups {
-        let mut members = Vec::new();
-        let up = obs.map_or(0, |o| o.up(&g.slots));
-        for &i in &g.slots {
-            let st = obs.and_then(|o| o.slot(i));
-            if passes(&app.filter, &sup.layout.slots[i].name) {
-                members.push(Row::Session(slot_row(app, st, i, now)));
-            }
-        }
-        if members.is_empty() {
-            continue;
-        }
+    for (g, members) in &shown.pools {
+        let g = &sup.layout.groups[*g];
         out.push(Row::Group(GroupRow {
             name: g.name.clone(),
             range: g.range.clone(),
             restart: g
                 .restart
                 .map_or_else(|| "per session".to_string(), |r| r.as_str().to_string()),
-            up,
+            up: obs.map_or(0, |o| o.up(&g.slots)),
             total: g.slots.len(),
         }));
-        out.extend(members);
+        out.extend(members.iter().map(session));
     }
-    let Some(obs) = obs else { return out };
-    let strays: Vec<Row> = obs
-        .strays
-        .iter()
-        .filter(|s| passes(&app.filter, &s.name))
-        .map(|s| {
-            Row::Session(pane_row(
-                Kind::Stray {
-                    pool: s.pool.clone(),
-                },
-                Mark::Stray,
-                &s.pane,
-                "stray",
-                format!("looks like pool {}; not a slot, left alone", s.pool),
-                now,
-            ))
-        })
-        .collect();
-    if !strays.is_empty() {
-        out.push(Row::Section(format!("strays  {}", strays.len())));
-        out.extend(strays);
+    if !shown.strays.is_empty() {
+        out.push(Row::Section(format!("strays  {}", shown.strays.len())));
+        out.extend(shown.strays.iter().map(session));
     }
-    if app.show_others {
-        let others: Vec<Row> = obs
-            .others
-            .iter()
-            .filter(|p| passes(&app.filter, &p.session_name))
-            .map(|p| {
-                let note = if p.session_attached > 0 {
-                    "attached".to_string()
-                } else {
-                    String::new()
-                };
-                Row::Session(pane_row(Kind::Other, Mark::Other, p, "other", note, now))
-            })
-            .collect();
-        if !others.is_empty() {
-            out.push(Row::Section(format!("other sessions  {}", others.len())));
-            out.extend(others);
-        }
+    if !shown.others.is_empty() {
+        out.push(Row::Section(format!(
+            "other sessions  {}",
+            shown.others.len()
+        )));
+        out.extend(shown.others.iter().map(session));
     }
     out
-}
-
-/// The names of the session rows of [`rows`], in the same order, without building the rows:
-/// what selection and movement need after every message.
-pub fn names(app: &App) -> Vec<String> {
-    let sup = &app.sup;
-    let passing = |n: &&str| passes(&app.filter, n);
-    let mut out: Vec<String> = sup
-        .layout
-        .groups
-        .iter()
-        .flat_map(|g| g.slots.iter().map(|&i| sup.layout.slots[i].name.as_str()))
-        .filter(passing)
-        .map(str::to_string)
-        .collect();
-    if let Some(obs) = sup.last.as_ref() {
-        out.extend(
-            obs.strays
-                .iter()
-                .map(|s| s.name.as_str())
-                .filter(passing)
-                .map(str::to_string),
-        );
-        if app.show_others {
-            out.extend(
-                obs.others
-                    .iter()
-                    .map(|p| p.session_name.as_str())
-                    .filter(passing)
-                    .map(str::to_string),
-            );
-        }
-    }
-    out
-}
-
-/// A reason to ask before recreating a slot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Concern {
-    /// The agent is working or waiting: a recreate interrupts it.
-    Busy(State),
-    /// The slot's pool is the operator's (`restart: never`).
-    OperatorOwned { pool: String },
-    /// The slot is above `min`: watched, not kept alive.
-    AboveMin,
-}
-
-impl std::fmt::Display for Concern {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Concern::Busy(st) => write!(f, "it is {st}"),
-            Concern::OperatorOwned { pool } => {
-                write!(f, "pool {pool} is operator-owned (restart: never)")
-            }
-            Concern::AboveMin => f.write_str("it is not kept alive (above min)"),
-        }
-    }
-}
-
-/// Why `r` on this slot needs a confirmation (empty: it does not).
-pub fn recreate_concerns(app: &App, slot: usize) -> Vec<Concern> {
-    let sup = &app.sup;
-    let s = &sup.layout.slots[slot];
-    let mut why = Vec::new();
-    let state = sup
-        .last
-        .as_ref()
-        .and_then(|o| o.slot(slot))
-        .map(|x| x.state);
-    if let Some(st @ (State::Working | State::Waiting)) = state {
-        why.push(Concern::Busy(st));
-    }
-    if s.restart == Restart::Never {
-        why.push(Concern::OperatorOwned {
-            pool: s.group.clone(),
-        });
-    } else if !s.supervised() {
-        why.push(Concern::AboveMin);
-    }
-    why
 }

@@ -9,7 +9,7 @@ use ratatui::style::Color;
 
 use super::draw;
 use super::rows::{Row, rows};
-use super::sample::{self, NOW};
+use crate::app::sample::{self, NOW};
 use crate::app::{App, Msg, Panel, View, update};
 
 fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
@@ -296,7 +296,7 @@ fn a_plan_from_before_the_last_poll_is_not_shown_for_a_healthy_slot() {
 }
 
 #[test]
-fn names_are_the_session_rows_in_order() {
+fn the_session_rows_are_the_selection_in_order() {
     let session_names = |app: &App| -> Vec<String> {
         rows(app, NOW)
             .into_iter()
@@ -313,7 +313,12 @@ fn names_are_the_session_rows_in_order() {
     ] {
         app.filter = filter.to_string();
         app.show_others = others;
-        let got = super::rows::names(&app);
+        let got: Vec<String> = app
+            .selection()
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         assert_eq!(
             got,
             session_names(&app),
@@ -322,9 +327,9 @@ fn names_are_the_session_rows_in_order() {
     }
     app.filter.clear();
     app.show_others = true;
-    let all = super::rows::names(&app);
+    let all = app.selection().names();
     assert!(
-        all.iter().any(|n| n == "ccl-auto0") && all.iter().any(|n| n == "main"),
+        all.contains(&"ccl-auto0") && all.contains(&"main"),
         "{all:?}"
     );
 }

@@ -7,8 +7,9 @@ use crate::app::App;
 use crate::controller::Supervisor;
 use crate::fixtures::{dead, pane, production, running};
 use crate::jobs::PollResult;
-use crate::memory::{EventKind, InFlight, Millis, OwnedPane};
+use crate::memory::{EventKind, InFlight, OwnedPane};
 use crate::observe::{External, ExternalState, ExternalStatus};
+use crate::time::Millis;
 use crate::tmux::{Pane, Snapshot};
 
 /// The fixed clock of every UI test.

@@ -1,0 +1,190 @@
+//! The operator's ops on the selected session: attach, recreate (one slot or its whole pool)
+//! and kill, each asking first when a [`Concern`] says so, and carrying out the one confirmed.
+
+use super::selection::{Concern, Kind, kill_concerns, recreate_concerns};
+use super::{App, Confirm, Effect, Pending, execute};
+use crate::config::Restart;
+use crate::jobs::OpJob;
+use crate::time::Millis;
+
+/// Refuses operator ops when this supervisor may not touch the server at all.
+fn may_act(app: &mut App, now: Millis) -> bool {
+    if app.sup.mode.observe_only {
+        app.complain(
+            "observe-only: another supervisor is reconciling this server",
+            now,
+        );
+        false
+    } else if app.sup.mode.dry_run {
+        app.complain("dry-run: nothing is executed", now);
+        false
+    } else {
+        true
+    }
+}
+
+pub(super) fn attach(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
+    let Some(e) = app.selected_entry() else {
+        return;
+    };
+    let (name, live) = (e.name.to_string(), e.live());
+    if !live {
+        app.complain(format!("{name} has no session to attach to"), now);
+        return;
+    }
+    if app.switch_client {
+        app.say(format!("switched to {name}: prefix L comes back here"), now);
+    }
+    fx.push(Effect::Attach {
+        name,
+        switch: app.switch_client,
+    });
+}
+
+pub(super) fn recreate(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
+    let Some(e) = app.selected_entry() else {
+        return;
+    };
+    let (name, kind, live) = (e.name.to_string(), e.kind, e.live());
+    let Kind::Slot(slot) = kind else {
+        app.complain(
+            format!("{name} is not a slot: only configured slots are recreated (x kills it)"),
+            now,
+        );
+        return;
+    };
+    if !may_act(app, now) {
+        return;
+    }
+    let concerns = recreate_concerns(&app.sup.layout, app.sup.last.as_ref(), slot);
+    if concerns.is_empty() {
+        perform(app, Pending::Recreate(vec![name]), now, fx);
+    } else {
+        let verb = if live { "Restart" } else { "Create" };
+        app.confirm = Some(Confirm {
+            question: format!("{verb} {name}?"),
+            detail: concerns.iter().map(ToString::to_string).collect(),
+            pending: Pending::Recreate(vec![name]),
+        });
+    }
+}
+
+pub(super) fn recreate_pool(app: &mut App, now: Millis) {
+    let Some(e) = app.selected_entry() else {
+        return;
+    };
+    let (name, kind) = (e.name.to_string(), e.kind);
+    let Kind::Slot(slot) = kind else {
+        app.complain(
+            format!("{name} is not a slot: select a slot of the pool"),
+            now,
+        );
+        return;
+    };
+    if !may_act(app, now) {
+        return;
+    }
+    let layout = &app.sup.layout;
+    let group = layout.slots[slot].group.clone();
+    let Some(g) = layout.groups.iter().find(|g| g.name == group) else {
+        return;
+    };
+    let names: Vec<String> = g
+        .slots
+        .iter()
+        .map(|&i| layout.slots[i].name.clone())
+        .collect();
+    // Per slot, only what a recreate interrupts; the pool-wide concern is said once below.
+    let mut detail: Vec<String> = g
+        .slots
+        .iter()
+        .flat_map(|&i| {
+            recreate_concerns(layout, app.sup.last.as_ref(), i)
+                .into_iter()
+                .filter_map(move |c| match c {
+                    Concern::Busy(st) => Some((i, st)),
+                    _ => None,
+                })
+        })
+        .map(|(i, st)| format!("{}: is {st}", layout.slots[i].name))
+        .collect();
+    if g.restart == Some(Restart::Never) {
+        detail.insert(
+            0,
+            Concern::OperatorOwned {
+                pool: group.clone(),
+            }
+            .to_string(),
+        );
+    }
+    app.confirm = Some(Confirm {
+        question: format!("Recreate all {} slots of pool {group}?", names.len()),
+        detail,
+        pending: Pending::Recreate(names),
+    });
+}
+
+pub(super) fn kill(app: &mut App, now: Millis) {
+    let Some(e) = app.selected_entry() else {
+        return;
+    };
+    let (name, live) = (e.name.to_string(), e.live());
+    let concerns = kill_concerns(&app.sup.layout, &e);
+    if !live {
+        app.complain(format!("{name} has no session to kill"), now);
+        return;
+    }
+    if !may_act(app, now) {
+        return;
+    }
+    app.confirm = Some(Confirm {
+        question: format!("Kill session {name}?"),
+        detail: concerns.iter().map(ToString::to_string).collect(),
+        pending: Pending::Kill(name),
+    });
+}
+
+pub(super) fn perform(app: &mut App, pending: Pending, now: Millis, fx: &mut Vec<Effect>) {
+    match pending {
+        Pending::Recreate(names) => {
+            let busy: Vec<&String> = names
+                .iter()
+                .filter(|n| {
+                    app.sup
+                        .memory
+                        .slot(n)
+                        .is_some_and(|m| m.in_flight.is_some())
+                })
+                .collect();
+            let skipped = busy.len();
+            let busy: Vec<String> = busy.into_iter().cloned().collect();
+            let jobs: Vec<OpJob> = names
+                .iter()
+                .filter(|n| !busy.contains(n))
+                .filter_map(|n| app.sup.recreate(n, now))
+                .collect();
+            let text = match (jobs.len(), skipped) {
+                (0, _) => "an op is already in flight; wait for the next poll".to_string(),
+                (1, 0) => format!("recreating {}", jobs[0].name),
+                (n, 0) => format!("recreating {n} sessions"),
+                (n, s) => format!("recreating {n} sessions ({s} already in flight)"),
+            };
+            if jobs.is_empty() {
+                app.complain(text, now);
+            } else {
+                app.say(text, now);
+            }
+            let jobs = app.sup.sent(jobs);
+            execute(jobs, fx);
+        }
+        Pending::Kill(name) => {
+            let job = app.sup.kill(&name, now);
+            app.say(format!("killing {name}"), now);
+            let jobs = app.sup.sent(vec![job]);
+            execute(jobs, fx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

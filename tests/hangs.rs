@@ -180,8 +180,11 @@ fn calls_to_a_frozen_server_time_out_without_leaking_threads_or_descriptors() {
     eprintln!(
         "descriptors after 2-3 timed-out calls: {early}, after 9-10: {late}; most threads: {most_threads}"
     );
+    // A sample may catch a call's two pipes open in one stretch and not in the other: a
+    // difference of two is that, not a leak (a leak grows by one descriptor per timed-out
+    // call: seven here).
     assert!(
-        late <= early,
+        late <= early + 2,
         "descriptors grew from {early} to {late} over seven timed-out calls"
     );
     // main, the log writer, one runtime worker and at most four blocking threads.

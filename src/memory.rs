@@ -79,10 +79,11 @@ pub struct SlotMemory {
     /// The pane the supervisor itself started in this slot (at create or respawn). Only this
     /// pane is ever respawned automatically: a pane the operator added is never touched.
     pub pane: Option<OwnedPane>,
-    /// The foreground of the pane was a shell at the last poll. A shell taking over from the
-    /// agent while it worked is a crash; a shell that was there all along (a wrapper script
-    /// such as `sh run-agent.sh`) is not.
-    pub last_foreground_shell: bool,
+    /// The agent itself (`agent.commands`) was the pane's foreground at the last poll. Only
+    /// a shell taking over from the agent while it worked is a crash: not one that was there
+    /// all along (a wrapper script such as `sh run-agent.sh`), nor one coming back after some
+    /// other program the operator ran at the prompt (`make`, a loop printing output).
+    pub last_foreground_agent: bool,
     /// Memory from a state file written before panes were recorded: the session seen last
     /// may be taken as the supervisor's own at the first poll (see `remember::remember`).
     #[serde(skip)]

@@ -71,6 +71,8 @@ pub struct SlotStatus {
     pub owned: bool,
     /// A shell is in the foreground of `pane`.
     pub foreground_shell: bool,
+    /// The agent (`agent.commands`, or a bare version like `2.1.34`) is in the foreground.
+    pub foreground_agent: bool,
     /// Number of panes the session has.
     pub panes: usize,
     /// Task from the external status file.
@@ -229,6 +231,7 @@ pub fn observe<H: BuildHasher>(
                 pane: None,
                 owned: false,
                 foreground_shell: false,
+                foreground_agent: false,
                 panes: 0,
                 task: external.get(&slot.name).and_then(|e| e.task.clone()),
             };
@@ -245,6 +248,7 @@ pub fn observe<H: BuildHasher>(
                     status.state = s;
                     status.cause = r;
                     status.foreground_shell = !p.pane_dead && is_shell(&p.current_command, agent);
+                    status.foreground_agent = !p.pane_dead && is_agent(&p.current_command, agent);
                     status.pane = Some(p.clone());
                     status.owned = owned;
                     status.panes = n;

@@ -70,12 +70,13 @@ pub fn remember(
         }
 
         // A slot that was working and then vanished, died or dropped to a shell crashed. The
-        // shell must have taken over from the agent: a shell that was already the foreground
-        // (a wrapper script running the agent) says nothing about it.
+        // shell must have taken over from the agent itself: a shell that was already the
+        // foreground (a wrapper script running the agent), or one coming back after another
+        // program ran at the prompt, says nothing about the agent.
         let was_working = m.last_state == Some(State::Working);
         let dropped = match raw {
             State::Missing | State::Absent | State::Failed => true,
-            State::Idle => st.foreground_shell && !m.last_foreground_shell,
+            State::Idle => st.foreground_shell && m.last_foreground_agent,
             _ => false,
         };
         if was_working && dropped && !had_op {
@@ -174,7 +175,7 @@ pub fn remember(
         // While an op of ours runs, the state it passes through is not history.
         m.last_state = (!had_op).then_some(raw);
         m.last_session = session_id;
-        m.last_foreground_shell = st.foreground_shell;
+        m.last_foreground_agent = st.foreground_agent;
         for (kind, text) in events {
             memory.push(now, kind, &name, text);
         }

@@ -93,6 +93,32 @@ fn a_wrapper_that_stops_working_did_not_crash_but_an_agent_replaced_by_its_shell
         "{}",
         st.reason()
     );
+    // A program the operator ran at the prompt (`make`), busy printing, then back to the
+    // shell: it finished, nothing crashed, and nothing is restarted.
+    let busy = Pane {
+        window_activity: (NOW + 4000) / 1000,
+        ..running(pane("ccl-auto-12", 12), "make")
+    };
+    let obs = poll(
+        &layout,
+        &cfg,
+        &mut mem,
+        vec![busy],
+        &HashMap::new(),
+        NOW + 4000,
+    );
+    assert_eq!(state_of(&obs, &layout, "ccl-auto-12").state, State::Working);
+    let obs = poll(
+        &layout,
+        &cfg,
+        &mut mem,
+        vec![quiet(pane("ccl-auto-12", 12))],
+        &HashMap::new(),
+        NOW + 5000,
+    );
+    let st = state_of(&obs, &layout, "ccl-auto-12");
+    assert_eq!(st.state, State::Idle, "{}", st.reason());
+    assert!(mem.slot("ccl-auto-12").unwrap().failed.is_none());
 }
 
 #[test]

@@ -228,10 +228,10 @@ impl Report {
                     "  {:<22} {:<9} {:<9} up {:<5} restarts {:<3} {}",
                     r.name,
                     r.state.as_str(),
-                    r.command.as_deref().unwrap_or("-"),
+                    printable(r.command.as_deref().unwrap_or("-")),
                     if age.is_empty() { "-" } else { &age },
                     r.restarts,
-                    r.reason
+                    printable(&r.reason)
                 );
             }
         }
@@ -245,11 +245,25 @@ impl Report {
         } else {
             let _ = writeln!(out, "\n{} problem(s):", self.problems.len());
             for p in &self.problems {
-                let _ = writeln!(out, "  - {p}");
+                let _ = writeln!(out, "  - {}", printable(p));
             }
         }
         out
     }
+}
+
+/// Text a pane set (its program's name can be any bytes) made safe for a terminal: control
+/// characters (escape sequences among them) are written as `\u{..}`, not sent.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

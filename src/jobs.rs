@@ -74,6 +74,12 @@ pub struct OpJob {
 pub enum Done {
     /// A new session: the slot follows this pane from now on.
     Created(OwnedPane),
+    /// A session whose program could not be started and that could not be removed: the slot
+    /// owns its pane, marked failed, so reconcile restarts it.
+    Unfinished {
+        pane: OwnedPane,
+        error: String,
+    },
     /// A session with that name was already there: someone else created it.
     AlreadyExisted,
     /// The pane was restarted in place.

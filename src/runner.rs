@@ -108,6 +108,19 @@ pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
                         pane_id,
                     }),
                     Created::AlreadyExists => Done::AlreadyExisted,
+                    Created::Unfinished {
+                        server_pid,
+                        session_id,
+                        pane_id,
+                        error,
+                    } => Done::Unfinished {
+                        pane: OwnedPane {
+                            server_pid,
+                            session_id,
+                            pane_id,
+                        },
+                        error,
+                    },
                 }),
                 OpKind::Respawn { pane_id, launch } => {
                     tmux.respawn(pane_id, launch).map(|()| Done::Respawned)

@@ -402,3 +402,63 @@ pools:
     targets.dedup();
     assert_eq!(targets, vec![ours.id.clone()]);
 }
+
+/// With an environment and no command (the login shell), the session runs the login shell
+/// with the environment, first and after every restart: never the placeholder it was made on.
+#[test]
+fn a_login_shell_slot_with_an_environment_runs_the_shell_not_its_placeholder() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(
+        r#"
+poll_interval: 200ms
+reconcile_interval: 500ms
+pools:
+  - name: auto
+    prefix: "ccl-auto-"
+    start_index: 11
+    max: 1
+    restart: always
+    env: {GREETING: "a=b"}
+"#,
+    );
+    let mut daemon = Daemon::start(&home, &server, &config);
+    let command = |server: &TestServer| {
+        server
+            .tmux(&[
+                "display-message",
+                "-p",
+                "-t",
+                "=ccl-auto-11:",
+                "#{pane_start_command}|#{pane_current_command}",
+            ])
+            .stdout
+    };
+    wait(&home, "ccl-auto-11 runs a shell", || {
+        let out = String::from_utf8_lossy(&command(&server)).into_owned();
+        out.starts_with('|') && !out.contains("sleep")
+    });
+    let first = panes_of(&server, "ccl-auto-11")[0].clone();
+    // The shell has the environment.
+    server.tmux_ok(&[
+        "send-keys",
+        "-t",
+        &first.id,
+        "echo \"[$GREETING]\" > seen",
+        "Enter",
+    ]);
+    let seen = home.path().join("seen");
+    wait(&home, "the shell has the environment", || {
+        std::fs::read_to_string(&seen).is_ok_and(|s| s.trim() == "[a=b]")
+    });
+    // Its shell killed, the slot comes back running a shell again.
+    common::process::signal(first.pid, "KILL");
+    wait(&home, "ccl-auto-11 is restarted with a shell", || {
+        pane_by_id(&server, &first.id).is_some_and(|p| !p.dead && p.pid != first.pid)
+            && String::from_utf8_lossy(&command(&server)).starts_with('|')
+    });
+    let (code, stderr) = daemon.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    let out = String::from_utf8_lossy(&command(&server)).into_owned();
+    assert!(!out.contains("sleep"), "{out}");
+}

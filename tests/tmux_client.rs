@@ -29,6 +29,7 @@ fn created(result: Result<Created, TmuxError>) -> (String, String) {
             ..
         } => (session_id, pane_id),
         Created::AlreadyExists => panic!("session unexpectedly exists"),
+        Created::Unfinished { error, .. } => panic!("the program was not started: {error}"),
     }
 }
 

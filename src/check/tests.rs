@@ -108,3 +108,12 @@ fn a_failed_slot_with_a_live_pane_is_not_up_in_check_or_the_ui() {
         .count();
     assert!(up < alive, "up {up}, alive panes {alive}");
 }
+
+#[test]
+fn text_a_pane_set_reaches_the_terminal_without_its_escape_sequences() {
+    assert_eq!(
+        super::printable("cl\u{1b}[31mRED\u{7}"),
+        "cl\\u{1b}[31mRED\\u{7}"
+    );
+    assert_eq!(super::printable("claude"), "claude");
+}

@@ -211,6 +211,20 @@ impl Supervisor {
                         format!("{name} already existed: someone else created it; left as it is"),
                     );
                 }
+                Ok(Done::Unfinished { pane, error }) => {
+                    // Its placeholder is there and ours: marked failed, it is restarted.
+                    self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
+                    let m = self.memory.slot_mut(&name);
+                    m.failed_session = Some(pane.session_id.clone());
+                    m.pane = Some(pane);
+                    m.failed = Some(format!("create failed: {error}"));
+                    self.memory.push(
+                        now,
+                        EventKind::Error,
+                        &name,
+                        format!("create {name} failed: {error}; its placeholder is restarted"),
+                    );
+                }
                 Ok(done @ (Done::Created(_) | Done::Respawned)) => {
                     self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
                     // From now on the slot follows the pane this op started.

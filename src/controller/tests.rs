@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::fixtures::{pane, production, running};
-use crate::jobs::Done;
+use crate::jobs::{Done, OpKind};
 use crate::observe::State;
 use crate::tmux::Snapshot;
 
@@ -143,4 +143,41 @@ fn a_poll_problem_is_said_once_while_it_stays() {
     sup.on_poll(with(&["status file /s is a directory"]), NOW + 14);
     assert_eq!(said(&sup, "status file /s is too big"), 1);
     assert_eq!(said(&sup, "status file /s is a directory"), 2);
+}
+
+#[test]
+fn a_create_left_unfinished_owns_its_placeholder_and_restarts_it() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::without_memory(cfg);
+    sup.on_poll(polled(Vec::new(), &[]), NOW);
+    let job = sup.recreate("ccl-auto-11", NOW).unwrap();
+    let placeholder = pane("ccl-auto-11", 11);
+    sup.on_executed(
+        vec![OpResult {
+            job,
+            outcome: Ok(Done::Unfinished {
+                pane: crate::memory::OwnedPane {
+                    server_pid: placeholder.server_pid,
+                    session_id: placeholder.session_id.clone(),
+                    pane_id: placeholder.pane_id.clone(),
+                },
+                error: "tmux did not answer within 10 s".into(),
+            }),
+        }],
+        NOW + 10,
+    );
+    let m = sup.memory.slot("ccl-auto-11").unwrap();
+    assert_eq!(m.pane.as_ref().unwrap().pane_id, "%11");
+    // The placeholder runs (a `sleep`): shown failed, and respawned in place.
+    let sleeping = running(placeholder, "sleep");
+    for t in 1..=2 {
+        sup.on_poll(polled(vec![sleeping.clone()], &[]), NOW + t * 1000);
+    }
+    assert_eq!(state(&sup, "ccl-auto-11").0, State::Failed);
+    let jobs = sup.reconcile(NOW + 3000);
+    assert!(
+        jobs.iter().any(|j| j.name == "ccl-auto-11"
+            && matches!(&j.kind, OpKind::Respawn { pane_id, .. } if pane_id == "%11")),
+        "{jobs:?}"
+    );
 }

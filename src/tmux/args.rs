@@ -134,7 +134,9 @@ pub(super) fn validate_name(name: &str) -> Result<(), TmuxError> {
 pub(super) enum Arg {
     /// A normal argument: a trailing `;` is escaped so tmux does not take it as a separator.
     Plain(OsString),
-    /// A `-e` value: like `Plain`, but its value is redacted in error messages and logs.
+    /// A `-e KEY=VALUE`: like `Plain`, but only `KEY=…` is shown in error messages and logs.
+    Env { key: String, value: String },
+    /// A secret on its own (a `set-environment` value): shown as `…`.
     Secret(OsString),
     /// The `;` that separates two tmux commands in one invocation.
     Separator,
@@ -148,6 +150,9 @@ impl Arg {
     pub(super) fn to_os_string(&self) -> OsString {
         match self {
             Arg::Plain(s) | Arg::Secret(s) => escape_trailing_semicolon(s),
+            Arg::Env { key, value } => {
+                escape_trailing_semicolon(OsStr::new(&format!("{key}={value}")))
+            }
             Arg::Separator => OsString::from(";"),
         }
     }
@@ -185,13 +190,8 @@ pub(super) fn render_args(args: &[Arg]) -> String {
         .iter()
         .map(|a| match a {
             Arg::Plain(s) => s.to_string_lossy().into_owned(),
-            Arg::Secret(s) => {
-                let s = s.to_string_lossy();
-                match s.split_once('=') {
-                    Some((k, _)) => format!("{k}=…"),
-                    None => "…".to_owned(),
-                }
-            }
+            Arg::Env { key, .. } => format!("{key}=…"),
+            Arg::Secret(_) => "…".to_owned(),
             Arg::Separator => ";".to_owned(),
         })
         .collect();
@@ -222,7 +222,10 @@ pub(super) fn launch_args(launch: &Launch) -> Result<Vec<Arg>, TmuxError> {
     }
     for (key, value) in &launch.env {
         args.push(Arg::plain("-e"));
-        args.push(Arg::Secret(format!("{key}={value}").into()));
+        args.push(Arg::Env {
+            key: key.clone(),
+            value: value.clone(),
+        });
     }
     if !launch.command.is_empty() {
         // With `env` in front even a one-word command has two argv elements, so tmux execs it
@@ -255,6 +258,24 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn secrets_never_show_in_logs_even_with_an_equals_sign() {
+        let args = [
+            Arg::Env {
+                key: "TOKEN".into(),
+                value: "c2VjcmV0=".into(),
+            },
+            Arg::Separator,
+            Arg::plain("set-environment"),
+            Arg::plain("TOKEN"),
+            Arg::Secret("c2VjcmV0=".into()),
+        ];
+        let text = render_args(&args);
+        assert_eq!(text, "TOKEN=… ; set-environment TOKEN …");
+        assert!(!text.contains("c2Vj"));
+        assert_eq!(args[0].to_os_string(), "TOKEN=c2VjcmV0=");
+    }
 
     #[test]
     fn targets_render_exactly() {

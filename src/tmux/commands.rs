@@ -105,10 +105,16 @@ impl Tmux for TmuxCli {
         // `new-session` would be in `ps` for every local user. So with an environment the
         // session starts on a placeholder, and its pane is respawned with the real command
         // and `-e` by a second client, once the server surely runs.
+        // The placeholder of the login shell is the login shell: a respawn without a command
+        // runs the pane's first command again, which must not be a placeholder for ever.
         let placeholder = Launch {
             name: launch.name.clone(),
             workdir: launch.workdir.clone(),
-            command: vec!["sleep".into(), "60".into()],
+            command: if launch.command.is_empty() {
+                Vec::new()
+            } else {
+                vec!["sleep".into(), "60".into()]
+            },
             env: BTreeMap::new(),
         };
         let first = if launch.env.is_empty() {
@@ -183,9 +189,17 @@ impl Tmux for TmuxCli {
                 ]);
             }
             if let Err(e) = self.run(&args) {
-                // Never leave the placeholder looking like a started slot.
-                let _ = self.kill(&Target::Session(session_id.to_owned()));
-                return Err(e);
+                // Never leave the placeholder looking like a started slot: remove it, or, if
+                // that fails too, say the slot owns it.
+                if self.kill(&Target::Session(session_id.to_owned())).is_ok() {
+                    return Err(e);
+                }
+                return Ok(Created::Unfinished {
+                    server_pid,
+                    session_id: session_id.to_owned(),
+                    pane_id: pane_id.to_owned(),
+                    error: e.to_string(),
+                });
             }
         }
         Ok(Created::New {

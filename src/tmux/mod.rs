@@ -71,6 +71,17 @@ pub enum Created {
     },
     /// A session with that exact name already exists (someone else created it): re-poll.
     AlreadyExists,
+    /// The session was made on its placeholder, but the program could not be started in it
+    /// (a session with an environment starts in two calls) and the placeholder could not be
+    /// removed either (the supervisor is stopping, or tmux stopped answering): the slot must
+    /// own that pane, or nobody would ever restart it.
+    Unfinished {
+        server_pid: u32,
+        session_id: String,
+        pane_id: String,
+        /// Why the program was not started.
+        error: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

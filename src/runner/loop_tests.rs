@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::*;
+use crate::config::Config;
 use crate::fake::{Behaviour, Call, FakeTmux};
 use crate::reconcile::backoff_delay;
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::*;
 use crate::fixtures::{pane, production, running};
 use crate::observe::State;
+use crate::store::Store;
 use crate::tmux::{Launch, Snapshot, Target};
 
 const NOW: Millis = 1_000_000_000;

@@ -1,0 +1,290 @@
+//! The UI's loop, apart from the terminal it draws on and where its input comes from: one
+//! owner of the [`App`] merges input, poll and reconcile ticks, work results and stop
+//! requests, drains what is queued, performs the effects and draws once. `tui::run` wires it
+//! to the real terminal, crossterm's input and the signals; tests drive it on a `TestBackend`
+//! with a paused clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event, KeyCode, KeyEventKind};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::{mpsc, oneshot};
+
+use super::attach::Attached;
+use crate::app::{App, Effect, Msg, update};
+use crate::controller::Supervisor;
+use crate::memory::Millis;
+use crate::runner::{Clock, Persist, Work, spawn_execute, spawn_poll, ticker, wind_down};
+use crate::tmux::{Target, Tmux};
+use crate::ui;
+
+/// Most queued messages handled before a frame is drawn anyway.
+const DRAIN_LIMIT: usize = 256;
+
+/// What terminal input and attaching report to the loop.
+pub(super) enum Input {
+    Term(Event),
+    /// The terminal stream failed or ended.
+    Closed(String),
+    AttachFailed(String),
+}
+
+/// Why [`Ui::drive`] returned.
+pub(super) enum Exit {
+    /// The operator quit.
+    Quit,
+    /// A stop was asked for (a signal): its name.
+    Stopped(&'static str),
+    /// The operator attaches in the foreground: the terminal must be lent to tmux.
+    Foreground(String),
+    Failed(anyhow::Error),
+}
+
+/// What performs the effects of `update`: tmux work on blocking threads, the poll ticker, the
+/// state file and the lock.
+struct Performer {
+    tmux: Arc<dyn Tmux>,
+    work_tx: mpsc::UnboundedSender<Work>,
+    poll_tick: tokio::time::Interval,
+    persist: Persist,
+}
+
+/// What only the loop can do after an effect.
+enum Flow {
+    Attach { name: String, switch: bool },
+    Quit,
+    Redraw,
+}
+
+impl Performer {
+    /// Performs one effect; what only the loop can do comes back as a [`Flow`].
+    fn perform(&mut self, app: &mut App, fx: Effect, now: Millis) -> Option<Flow> {
+        match fx {
+            Effect::Poll(job) => spawn_poll(Arc::clone(&self.tmux), *job, self.work_tx.clone()),
+            Effect::Execute(jobs) => {
+                spawn_execute(Arc::clone(&self.tmux), jobs, self.work_tx.clone());
+            }
+            Effect::PollSoon => self.poll_tick.reset_immediately(),
+            Effect::Save => self.persist.save(&mut app.sup, now),
+            Effect::TryLock => self.persist.retry_lock(&mut app.sup, now),
+            Effect::Attach { name, switch } => return Some(Flow::Attach { name, switch }),
+            Effect::Quit => return Some(Flow::Quit),
+            Effect::Redraw => return Some(Flow::Redraw),
+        }
+        None
+    }
+}
+
+/// The loop's state, kept across foreground attaches.
+pub(super) struct Ui {
+    pub app: App,
+    fxr: Performer,
+    reconcile_tick: tokio::time::Interval,
+    redraw_tick: tokio::time::Interval,
+    work_rx: mpsc::UnboundedReceiver<Work>,
+    input_rx: mpsc::UnboundedReceiver<Input>,
+    /// Where input is sent: the terminal's reader, switch-client's failures.
+    pub input_tx: mpsc::UnboundedSender<Input>,
+    stop_rx: mpsc::UnboundedReceiver<&'static str>,
+    clock: Arc<Clock>,
+    /// The `!` key panics (for the test that the terminal is restored).
+    pub test_panic: bool,
+}
+
+impl Ui {
+    /// The loop over `app`, acting through `tmux`, its memory kept by `persist`; a stop is
+    /// asked for on `stop_rx`.
+    pub fn new(
+        app: App,
+        persist: Persist,
+        tmux: Arc<dyn Tmux>,
+        clock: Arc<Clock>,
+        stop_rx: mpsc::UnboundedReceiver<&'static str>,
+    ) -> Self {
+        let (work_tx, work_rx) = mpsc::unbounded_channel::<Work>();
+        let (input_tx, input_rx) = mpsc::unbounded_channel::<Input>();
+        Ui {
+            fxr: Performer {
+                tmux,
+                work_tx,
+                poll_tick: ticker(app.sup.config.poll_interval),
+                persist,
+            },
+            reconcile_tick: ticker(app.sup.config.reconcile_interval),
+            redraw_tick: ticker(Duration::from_secs(1)),
+            app,
+            work_rx,
+            input_rx,
+            input_tx,
+            stop_rx,
+            clock,
+            test_panic: false,
+        }
+    }
+
+    fn now(&self) -> Millis {
+        (self.clock)()
+    }
+
+    /// Runs until the operator quits, a stop is asked for, the terminal fails, or a
+    /// foreground attach needs the terminal.
+    pub async fn drive<B: Backend>(&mut self, term: &mut Terminal<B>) -> Exit
+    where
+        B::Error: Send + Sync + 'static,
+    {
+        let mut dirty = true;
+        loop {
+            if dirty {
+                let now = self.now();
+                let app = &self.app;
+                if let Err(e) = term.draw(|f| ui::draw(f, app, now)) {
+                    return Exit::Failed(anyhow::Error::from(e).context("drawing the terminal UI"));
+                }
+                dirty = false;
+            }
+            let mut msgs: Vec<Msg> = Vec::new();
+            let mut failed = None;
+            tokio::select! {
+                sig = self.stop_rx.recv() => return Exit::Stopped(sig.unwrap_or("stop")),
+                Some(i) = self.input_rx.recv() => push_input(i, &mut msgs, &mut failed),
+                Some(w) = self.work_rx.recv() => msgs.push(work_msg(w)),
+                _ = self.fxr.poll_tick.tick(), if !self.app.polling() => msgs.push(Msg::PollTick),
+                _ = self.reconcile_tick.tick() => msgs.push(Msg::ReconcileTick),
+                _ = self.redraw_tick.tick() => msgs.push(Msg::Tick),
+            }
+            // Drain what is already queued, then draw once.
+            while msgs.len() < DRAIN_LIMIT && failed.is_none() {
+                if let Ok(w) = self.work_rx.try_recv() {
+                    msgs.push(work_msg(w));
+                } else if let Ok(i) = self.input_rx.try_recv() {
+                    push_input(i, &mut msgs, &mut failed);
+                } else {
+                    break;
+                }
+            }
+            if let Some(e) = failed {
+                return Exit::Failed(e);
+            }
+            let mut foreground = None;
+            for msg in msgs {
+                self.check_test_panic(&msg);
+                let now = self.now();
+                for fx in update(&mut self.app, msg, now) {
+                    match self.fxr.perform(&mut self.app, fx, now) {
+                        Some(Flow::Attach { name, switch: true }) => self.switch_client(name),
+                        Some(Flow::Attach {
+                            name,
+                            switch: false,
+                        }) => foreground = Some(name),
+                        Some(Flow::Quit) => return Exit::Quit,
+                        Some(Flow::Redraw) => dirty = true,
+                        None => {}
+                    }
+                }
+            }
+            if let Some(name) = foreground {
+                return Exit::Foreground(name);
+            }
+        }
+    }
+
+    fn check_test_panic(&self, msg: &Msg) {
+        if self.test_panic
+            && let Msg::Key(k) = msg
+            && k.code == KeyCode::Char('!')
+            && k.kind == KeyEventKind::Press
+        {
+            panic!("test panic requested with {}=1", super::TEST_PANIC_ENV);
+        }
+    }
+
+    /// Inside tmux on the same server: the operator's client is switched (a failure comes
+    /// back as input).
+    fn switch_client(&self, name: String) {
+        let tmux = Arc::clone(&self.fxr.tmux);
+        let tx = self.input_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            match tmux.switch_client(None, &Target::Name(name.clone())) {
+                Ok(()) => tracing::info!(session = %name, "switched the client"),
+                Err(e) => {
+                    tracing::warn!(session = %name, "switch-client failed: {e}");
+                    let _ = tx.send(Input::AttachFailed(e.to_string()));
+                }
+            }
+        });
+    }
+
+    /// While the terminal is lent to a foreground attach: supervision goes on (polls,
+    /// reconciles and their results), nothing is drawn. A stop asked for meanwhile saves the
+    /// memory at once and ends the attach (`end`); the loop then starts no new work.
+    pub async fn while_attached(
+        &mut self,
+        attached: impl std::future::Future<Output = Attached>,
+        end: oneshot::Sender<()>,
+    ) -> Attached {
+        tokio::pin!(attached);
+        let mut end = Some(end);
+        let outcome = loop {
+            let msg = tokio::select! {
+                o = &mut attached => break o,
+                sig = self.stop_rx.recv(), if end.is_some() => {
+                    tracing::info!("{} while attached: leaving the UI", sig.unwrap_or("stop"));
+                    let now = self.now();
+                    self.fxr.persist.save(&mut self.app.sup, now);
+                    if let Some(tx) = end.take() {
+                        let _ = tx.send(());
+                    }
+                    continue;
+                }
+                Some(w) = self.work_rx.recv() => work_msg(w),
+                _ = self.fxr.poll_tick.tick(), if !self.app.polling() && end.is_some() => {
+                    Msg::PollTick
+                }
+                _ = self.reconcile_tick.tick(), if end.is_some() => Msg::ReconcileTick,
+            };
+            let now = self.now();
+            for fx in update(&mut self.app, msg, now) {
+                // Nothing to draw or attach while the terminal is lent out.
+                let _ = self.fxr.perform(&mut self.app, fx, now);
+            }
+        };
+        if let Err(e) = &outcome.child {
+            let now = self.now();
+            update(&mut self.app, Msg::AttachFailed(e.clone()), now);
+        }
+        self.fxr.poll_tick.reset_immediately();
+        outcome
+    }
+
+    /// On the way out: the work in progress was stopped (the tmux stop switch is on); what
+    /// comes back is folded in so the memory says which ops were not run, then saved.
+    pub async fn finish(mut self) -> Supervisor {
+        let clock = Arc::clone(&self.clock);
+        wind_down(&mut self.app.sup, &mut self.work_rx, &*clock).await;
+        let now = self.now();
+        self.fxr.persist.save(&mut self.app.sup, now);
+        self.app.sup
+    }
+}
+
+fn work_msg(w: Work) -> Msg {
+    match w {
+        Work::Polled(r) => Msg::Polled(r),
+        Work::Executed(r) => Msg::Executed(r),
+    }
+}
+
+fn push_input(i: Input, msgs: &mut Vec<Msg>, failed: &mut Option<anyhow::Error>) {
+    match i {
+        Input::Term(Event::Key(k)) => msgs.push(Msg::Key(k)),
+        Input::Term(Event::Resize(..)) => msgs.push(Msg::Resize),
+        Input::Term(_) => {}
+        Input::AttachFailed(e) => msgs.push(Msg::AttachFailed(e)),
+        Input::Closed(e) => *failed = Some(anyhow::anyhow!("terminal input failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

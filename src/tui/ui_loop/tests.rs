@@ -1,0 +1,203 @@
+//! The UI loop on an in-process tmux, a `TestBackend` and tokio's paused clock: ticks,
+//! deaths and operator keys in virtual time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use tokio::time::{Instant, sleep};
+
+use super::*;
+use crate::config::Config;
+use crate::fake::{Call, FakeTmux};
+
+const PRODUCTION_FAST: &str = r#"
+poll_interval: 500ms
+reconcile_interval: 1s
+pools:
+  - name: manual
+    prefix: "ccl-"
+    start_index: 0
+    max: 10
+    restart: never
+  - name: auto
+    prefix: "ccl-auto-"
+    start_index: 11
+    max: 10
+    restart: always
+"#;
+
+fn key(c: char) -> Input {
+    Input::Term(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
+}
+
+fn enter() -> Input {
+    Input::Term(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )))
+}
+
+/// Creates of `name` at or after `since`.
+fn creates(fake: &FakeTmux, name: &str, since: Instant) -> Vec<Instant> {
+    fake.ops()
+        .into_iter()
+        .filter(|(at, c)| *at >= since && *c == Call::Create(name.to_string()))
+        .map(|(at, _)| at)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_ui_loop_supervises_and_obeys_the_operators_keys() {
+    let fake = FakeTmux::new();
+    let theirs = fake.add_session("ccl-3");
+    fake.add_session("main");
+    let cfg = Config::parse_with_home(PRODUCTION_FAST, "test", std::path::Path::new("/")).unwrap();
+    let (sup, persist) = Persist::open(cfg, None, 0);
+    let app = App::new(sup, "-L test", true);
+    let start = Instant::now();
+    let clock: Arc<Clock> =
+        Arc::new(move || 1_700_000_000_000 + start.elapsed().as_millis() as Millis);
+    let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+    let mut ui = Ui::new(app, persist, Arc::new(fake.clone()), clock, stop_rx);
+    let input = ui.input_tx.clone();
+    let mut term = Terminal::new(TestBackend::new(120, 45)).unwrap();
+
+    let operator = async {
+        // The auto pool is created at once.
+        sleep(Duration::from_secs(3)).await;
+        assert_eq!(fake.sessions().len(), 12, "{:?}", fake.sessions());
+        // A dead agent is respawned within a poll.
+        fake.kill_program("ccl-auto-12", 1);
+        let died = Instant::now();
+        sleep(Duration::from_secs(2)).await;
+        let pane = fake.pane("ccl-auto-12").unwrap();
+        assert!(!pane.pane_dead, "not respawned");
+        let respawned: Vec<Instant> = fake
+            .ops()
+            .into_iter()
+            .filter(|(at, c)| *at >= died && *c == Call::Respawn(pane.pane_id.clone()))
+            .map(|(at, _)| at)
+            .collect();
+        assert_eq!(respawned.len(), 1);
+        assert!(respawned[0] - died <= Duration::from_millis(600));
+
+        // Paused (p), a killed auto session stays gone, however long; resumed, it is back.
+        input.send(key('p')).unwrap();
+        sleep(Duration::from_millis(100)).await;
+        fake.remove_session("ccl-auto-13");
+        let gone = Instant::now();
+        sleep(Duration::from_secs(60)).await;
+        assert!(
+            creates(&fake, "ccl-auto-13", gone).is_empty(),
+            "created while paused"
+        );
+        input.send(key('p')).unwrap();
+        let resumed = Instant::now();
+        sleep(Duration::from_secs(2)).await;
+        let back = creates(&fake, "ccl-auto-13", gone);
+        assert_eq!(back.len(), 1);
+        assert!(
+            back[0] - resumed <= Duration::from_millis(1100),
+            "{:?}",
+            back[0] - resumed
+        );
+
+        // The manual slot ccl-3, someone else's session: r asks first, y restarts its pane.
+        for i in [
+            key('/'),
+            key('c'),
+            key('c'),
+            key('l'),
+            key('-'),
+            key('3'),
+            enter(),
+        ] {
+            input.send(i).unwrap();
+        }
+        input.send(key('r')).unwrap();
+        sleep(Duration::from_millis(100)).await;
+        assert!(
+            !fake
+                .ops()
+                .iter()
+                .any(|(_, c)| *c == Call::Respawn(theirs.pane_id.clone())),
+            "restarted without asking"
+        );
+        input.send(key('y')).unwrap();
+        sleep(Duration::from_millis(500)).await;
+        assert!(
+            fake.ops()
+                .iter()
+                .any(|(_, c)| *c == Call::Respawn(theirs.pane_id.clone()))
+        );
+        // Enter switches the client (the UI runs inside tmux on this server).
+        input.send(enter()).unwrap();
+        sleep(Duration::from_millis(100)).await;
+        assert!(
+            fake.calls()
+                .iter()
+                .any(|(_, c)| *c == Call::SwitchClient("=ccl-3:".into()))
+        );
+        // Nothing was ever done to `main`.
+        assert!(fake.ops().iter().all(|(_, c)| !matches!(c, Call::Kill(_))));
+        input.send(key('q')).unwrap();
+        sleep(Duration::from_secs(3600)).await;
+    };
+    let exit = tokio::select! {
+        exit = ui.drive(&mut term) => exit,
+        () = operator => panic!("the UI did not quit on q"),
+    };
+    assert!(matches!(exit, Exit::Quit));
+    // What the operator sees: the header and the filtered slot.
+    let screen: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(ratatui::buffer::Cell::symbol)
+        .collect();
+    assert!(screen.contains("tmux-supervisor"), "{screen}");
+    assert!(screen.contains("ccl-3"), "{screen}");
+    drop(stop_tx);
+    let sup = ui.finish().await;
+    assert!(
+        sup.memory
+            .events
+            .iter()
+            .any(|e| e.text.contains("ccl-3") && e.text.contains("by the operator"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_request_ends_the_ui_loop() {
+    let fake = FakeTmux::new();
+    let cfg = Config::parse_with_home(PRODUCTION_FAST, "test", std::path::Path::new("/")).unwrap();
+    let (sup, persist) = Persist::open(cfg, None, 0);
+    let start = Instant::now();
+    let clock: Arc<Clock> = Arc::new(move || start.elapsed().as_millis() as Millis);
+    let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+    let mut ui = Ui::new(
+        App::new(sup, "-L test", true),
+        persist,
+        Arc::new(fake.clone()),
+        clock,
+        stop_rx,
+    );
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let signal = async {
+        sleep(Duration::from_secs(5)).await;
+        stop_tx.send("SIGTERM").unwrap();
+        sleep(Duration::from_secs(3600)).await;
+    };
+    let exit = tokio::select! {
+        exit = ui.drive(&mut term) => exit,
+        () = signal => panic!("the UI did not stop"),
+    };
+    assert!(matches!(exit, Exit::Stopped("SIGTERM")));
+    assert_eq!(fake.sessions().len(), 10);
+}

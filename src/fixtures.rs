@@ -1,6 +1,9 @@
 //! Sample data for tests and benchmarks: panes, snapshots and the production layout.
 
 use crate::config::{Config, DEFAULT_YAML};
+use crate::controller::Supervisor;
+use crate::jobs::PollResult;
+use crate::observe::State;
 use crate::pool::Layout;
 use crate::tmux::{Nonce, Pane, Snapshot, format_record, parse_snapshot};
 
@@ -78,3 +81,57 @@ pub fn snapshot_line(p: &Pane) -> String {
 pub fn parse(text: &str) -> Snapshot {
     parse_snapshot(text, &nonce())
 }
+
+/// A poll that saw `panes`, with `captures` as (pane id, text).
+pub fn polled(panes: Vec<Pane>, captures: &[(&str, &str)]) -> PollResult {
+    PollResult {
+        snapshot: Snapshot {
+            panes,
+            rejected: Vec::new(),
+        },
+        captures: captures
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect(),
+        ..PollResult::default()
+    }
+}
+
+/// A slot's state and its reason, as the supervisor's last poll decided them.
+///
+/// # Panics
+/// When `name` is not a slot or nothing was polled yet.
+pub fn state_of(sup: &Supervisor, name: &str) -> (State, String) {
+    let Some(i) = sup.layout.slot(name) else {
+        panic!("{name} is not a slot");
+    };
+    let Some(obs) = sup.last.as_ref() else {
+        panic!("nothing polled yet");
+    };
+    (obs.slots[i].state, obs.slots[i].reason())
+}
+
+/// A working agent in ccl-auto-12 (pane %12, pid 10012).
+pub fn working() -> PollResult {
+    polled(
+        vec![running(pane("ccl-auto-12", 12), "claude")],
+        &[("%12", "Thinking… (esc to interrupt)")],
+    )
+}
+
+/// The production layout polled fast, as loop tests use it.
+pub const PRODUCTION_FAST: &str = r#"
+poll_interval: 500ms
+reconcile_interval: 1s
+pools:
+  - name: manual
+    prefix: "ccl-"
+    start_index: 0
+    max: 10
+    restart: never
+  - name: auto
+    prefix: "ccl-auto-"
+    start_index: 11
+    max: 10
+    restart: always
+"#;

@@ -2,40 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::fixtures::{pane, production, running};
+use crate::fixtures::{pane, polled, production, running, state_of as state, working};
 use crate::jobs::{Done, OpKind};
 use crate::observe::State;
-use crate::tmux::Snapshot;
 
 const NOW: Millis = 1_000_000_000;
-
-fn polled(panes: Vec<crate::tmux::Pane>, captures: &[(&str, &str)]) -> PollResult {
-    PollResult {
-        snapshot: Snapshot {
-            panes,
-            rejected: Vec::new(),
-        },
-        captures: captures
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect(),
-        ..PollResult::default()
-    }
-}
-
-fn state(sup: &Supervisor, name: &str) -> (State, String) {
-    let i = sup.layout.slot(name).unwrap();
-    let st = &sup.last.as_ref().unwrap().slots[i];
-    (st.state, st.reason())
-}
-
-/// A working agent in ccl-auto-12 (pane %12, pid 10012).
-fn working() -> PollResult {
-    polled(
-        vec![running(pane("ccl-auto-12", 12), "claude")],
-        &[("%12", "Thinking… (esc to interrupt)")],
-    )
-}
 
 #[test]
 fn recreating_a_working_slot_by_hand_is_not_a_crash() {

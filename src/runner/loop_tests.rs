@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::*;
 use crate::config::Config;
 use crate::fake::{Behaviour, Call, FakeTmux};
+use crate::fixtures::PRODUCTION_FAST;
 use crate::reconcile::backoff_delay;
 
 /// The wall clock the loop sees: a fixed start, moved by tokio's (paused) clock.
@@ -139,22 +140,6 @@ async fn a_slot_that_gave_up_is_never_started_again() {
             .any(|e| e.text.starts_with("gave up on crash-0 after 3 restarts"))
     );
 }
-
-const PRODUCTION_FAST: &str = r#"
-poll_interval: 500ms
-reconcile_interval: 1s
-pools:
-  - name: manual
-    prefix: "ccl-"
-    start_index: 0
-    max: 10
-    restart: never
-  - name: auto
-    prefix: "ccl-auto-"
-    start_index: 11
-    max: 10
-    restart: always
-"#;
 
 #[tokio::test(start_paused = true)]
 async fn a_killed_auto_session_comes_back_and_a_killed_manual_one_never_does() {

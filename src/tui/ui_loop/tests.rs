@@ -12,21 +12,7 @@ use super::*;
 use crate::config::Config;
 use crate::fake::{Call, FakeTmux};
 
-const PRODUCTION_FAST: &str = r#"
-poll_interval: 500ms
-reconcile_interval: 1s
-pools:
-  - name: manual
-    prefix: "ccl-"
-    start_index: 0
-    max: 10
-    restart: never
-  - name: auto
-    prefix: "ccl-auto-"
-    start_index: 11
-    max: 10
-    restart: always
-"#;
+use crate::fixtures::PRODUCTION_FAST;
 
 fn key(c: char) -> Input {
     Input::Term(Event::Key(KeyEvent::new(

@@ -11,19 +11,19 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use yaml_rust2::parser::{MarkedEventReceiver as _, Parser};
 
 mod error;
 mod positions;
 mod raw;
+mod scan;
 mod source;
 mod validate;
 
 pub use error::{ConfigError, Problem};
 pub use source::{ConfigSource, default_state_dir, expand_home};
 
-use positions::{OpenBrackets, PositionReceiver, closest, closing, known_keys};
 use raw::RawConfig;
+use scan::scan;
 use source::home_dir;
 use validate::{Checker, resolve};
 
@@ -152,112 +152,15 @@ impl Config {
         };
 
         // Step 1: positions and unknown keys.
-        // Events are pulled one by one (Parser::load recurses per nesting level and a
-        // hostile file could overflow the stack), and nesting is capped.
-        let mut recv = PositionReceiver::default();
-        let mut parser = Parser::new_from_str(text);
-        let mut brackets = OpenBrackets::new(text);
-        loop {
-            let (event, mark) = parser.next_token().map_err(|e| {
-                let m = e.marker();
-                let (message, hint) = match brackets.innermost() {
-                    // The parser gives up where the damage shows, often lines below an
-                    // unclosed `[` or `{`: say where that one was opened too.
-                    Some((c, line, col)) => (
-                        format!(
-                            "YAML syntax error: {}; the `{c}` opened at line {line}, column {col} is not closed",
-                            e.info()
-                        ),
-                        format!("close the `{c}` of line {line} with `{}`", closing(c)),
-                    ),
-                    None => (
-                        format!("YAML syntax error: {}", e.info()),
-                        "check the indentation and quoting around this line".to_string(),
-                    ),
-                };
-                fail(vec![Problem {
-                    line: Some(m.line()),
-                    column: Some(m.col() + 1),
-                    message,
-                    hint: Some(hint),
-                }])
-            })?;
-            if matches!(event, yaml_rust2::Event::StreamEnd) {
-                break;
-            }
-            brackets.on_event(&event, mark);
-            recv.on_event(event, mark);
-            if recv.depth() > MAX_NESTING {
-                return Err(fail(vec![Problem {
-                    line: Some(mark.line()),
-                    column: Some(mark.col() + 1),
-                    message: format!("the YAML is nested more than {MAX_NESTING} levels deep"),
-                    hint: Some("a tmux-supervisor config is at most a few levels deep".into()),
-                }]));
-            }
-        }
-        let pos = recv.pos;
-        let mut unknown = Vec::new();
-        for (parent, key, (line, col)) in &pos.keys {
-            if let Some(known) = known_keys(parent)
-                && !known.contains(&key.as_str())
-            {
-                {
-                    let place = if parent.is_empty() {
-                        "at the top level".to_string()
-                    } else {
-                        format!("in `{parent}`")
-                    };
-                    unknown.push(Problem {
-                        line: Some(*line),
-                        column: Some(*col),
-                        message: format!("unknown key `{key}` {place}"),
-                        hint: Some(match closest(key, known) {
-                            Some(k) => format!("did you mean `{k}`?"),
-                            None => format!("known keys here: {}", known.join(", ")),
-                        }),
-                    });
-                }
-            }
-        }
-        // Keys an unknown key most likely meant: reported as misspelt, not also as missing.
-        let misspelt = pos
-            .keys
-            .iter()
-            .filter_map(|(parent, key, _)| {
-                let known = known_keys(parent)?;
-                if known.contains(&key.as_str()) {
-                    return None;
-                }
-                closest(key, known).map(|k| format!("{parent}.{k}"))
-            })
-            .collect();
-
+        let scan = scan(text).map_err(|p| fail(vec![p]))?;
         // Step 2: the raw shape.
-        let raw: RawConfig = if text.trim().is_empty() {
-            RawConfig::default()
-        } else {
-            serde_yaml::from_str::<Option<RawConfig>>(text)
-                .map_err(|e| {
-                    let loc = e.location();
-                    fail(vec![Problem {
-                        line: loc.as_ref().map(serde_yaml::Location::line),
-                        column: loc.as_ref().map(serde_yaml::Location::column),
-                        message: strip_location(&e.to_string()),
-                        hint: Some(
-                            "compare with config.example.yaml for the expected type of each key"
-                                .into(),
-                        ),
-                    }])
-                })?
-                .unwrap_or_default()
-        };
+        let raw = RawConfig::read(text).map_err(|p| fail(vec![p]))?;
 
         // Step 3: defaults and rules.
         let mut ck = Checker {
-            pos: &pos,
-            problems: unknown,
-            misspelt,
+            pos: &scan.positions,
+            problems: scan.unknown,
+            misspelt: scan.misspelt,
         };
         let cfg = resolve(raw, &mut ck, file, home);
         if ck.problems.is_empty() {
@@ -267,14 +170,6 @@ impl Config {
                 .sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column));
             Err(fail(ck.problems))
         }
-    }
-}
-
-/// `serde_yaml` appends " at line L column C"; the location is printed separately.
-fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
     }
 }
 

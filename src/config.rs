@@ -12,20 +12,23 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod checker;
 mod error;
 mod positions;
 mod raw;
 mod scan;
+mod slots;
 mod source;
 mod validate;
 
 pub use error::{ConfigError, Problem};
 pub use source::{ConfigSource, default_state_dir, expand_home};
 
+use checker::Checker;
 use raw::RawConfig;
 use scan::scan;
 use source::home_dir;
-use validate::{Checker, resolve};
+use validate::resolve;
 
 /// The production layout, compiled in: used when no config file is found.
 pub const DEFAULT_YAML: &str = include_str!("../config.example.yaml");

@@ -121,6 +121,38 @@ struct Row {
     c: Vec<Duration>,
 }
 
+/// What to measure, from the environment.
+struct Settings {
+    /// Rounds of (a) and (b): they are cheap, and more rounds make their medians steadier.
+    poll_rounds: usize,
+    /// Rounds of (c), which takes seconds.
+    rounds: usize,
+    sizes: Vec<usize>,
+    /// For profiling the poll alone (e.g. under callgrind): leave out (c).
+    skip_c: bool,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        let env_rounds = |key: &str, default: usize| -> usize {
+            std::env::var(key)
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(default)
+                .max(10)
+        };
+        Settings {
+            poll_rounds: env_rounds("POLL_ROUNDS", 31),
+            rounds: env_rounds("ROUNDS", 11),
+            sizes: std::env::var("SIZES").ok().map_or_else(
+                || SIZES.to_vec(),
+                |s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+            ),
+            skip_c: std::env::var_os("SKIP_HAS_SESSION").is_some(),
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` runs this
     // binary without it: then only check that it built, start no tmux server.
@@ -129,127 +161,135 @@ fn main() {
         println!("poll_e2e: run with `cargo bench --bench poll_e2e`; nothing to do in test mode");
         return;
     }
-    // (a) and (b) are cheap: more rounds make their medians steadier; (c) takes seconds.
-    let env_rounds = |key: &str, default: usize| -> usize {
-        std::env::var(key)
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(default)
-            .max(10)
-    };
-    let poll_rounds = env_rounds("POLL_ROUNDS", 31);
-    let rounds = env_rounds("ROUNDS", 11);
-    let sizes: Vec<usize> = std::env::var("SIZES").ok().map_or_else(
-        || SIZES.to_vec(),
-        |s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
-    );
-
-    // For profiling the poll alone (e.g. under callgrind): leave out (c).
-    let skip_c = std::env::var_os("SKIP_HAS_SESSION").is_some();
-
+    let settings = Settings::from_env();
     let server = Server::new();
     let cli = server.client();
     let mut rows = Vec::new();
-    for &n in &sizes {
+    for &n in &settings.sizes {
         let cfg = tmux_supervisor::fixtures::sized(n);
         let mut sup = Supervisor::without_memory(cfg);
         let names: Vec<String> = sup.layout.slots.iter().map(|s| s.name.clone()).collect();
-        let have = server.session_count();
-        let t = Instant::now();
-        // Names of a smaller size are a subset: only the new ones are created.
-        let existing: std::collections::HashSet<String> = {
-            let out = server.tmux(&["list-sessions", "-F", "#{session_name}"]);
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_owned)
-                .collect()
-        };
-        let missing: Vec<String> = names
-            .iter()
-            .filter(|n| !existing.contains(*n))
-            .cloned()
-            .collect();
-        server.create(&missing);
-        assert_eq!(
-            server.session_count(),
-            n,
-            "the server must hold exactly N sessions"
-        );
-        eprintln!(
-            "N={n}: created {} sessions (had {have}) in {:.0} ms",
-            missing.len(),
-            ms(t.elapsed())
-        );
-        // Let the new shells start and settle before measuring.
-        std::thread::sleep(Duration::from_millis(if n >= 1000 { 3000 } else { 1000 }));
-
-        let poll = |sup: &mut Supervisor| {
-            let t = Instant::now();
-            let r = sup.poll_job().run(&cli);
-            assert!(r.error.is_none(), "poll failed: {:?}", r.error);
-            assert_eq!(r.snapshot.panes.len(), n);
-            sup.on_poll(r, now_ms());
-            t.elapsed()
-        };
-        let bare = || {
-            let t = Instant::now();
-            let out = cli
-                .command()
-                .args(["list-panes", "-a", "-F", &snapshot_format(&Nonce::random())])
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
-            let e = t.elapsed();
-            assert!(out.status.success());
-            assert!(!out.stdout.is_empty());
-            e
-        };
-        let per_session = |names: &[String]| {
-            let t = Instant::now();
-            for name in names {
-                let st = cli
-                    .command()
-                    .args(["has-session", "-t", &format!("={name}:")])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .unwrap();
-                assert!(st.success(), "has-session {name}");
-            }
-            t.elapsed()
-        };
-
-        // Warm-up: the first poll captures nothing new after this and the caches are hot.
-        for _ in 0..3 {
-            poll(&mut sup);
-            bare();
-        }
-        let mut row = Row {
-            n,
-            a: Vec::new(),
-            b: Vec::new(),
-            c: Vec::new(),
-        };
-        for i in 0..poll_rounds {
-            // Alternate the order so background noise hits both sides alike.
-            if i % 2 == 0 {
-                row.a.push(poll(&mut sup));
-                row.b.push(bare());
-            } else {
-                row.b.push(bare());
-                row.a.push(poll(&mut sup));
-            }
-        }
-        if !skip_c {
-            for _ in 0..rounds {
-                row.c.push(per_session(&names));
-            }
-        }
+        hold_exactly(&server, n, &names);
+        let row = measure(&cli, &mut sup, n, &names, &settings);
         eprintln!("N={n}: done");
         rows.push(row);
     }
+    print_table(&mut rows, &settings);
+    drop(server);
+}
 
+/// Brings the server to exactly the `n` sessions `names`, then lets new shells settle.
+fn hold_exactly(server: &Server, n: usize, names: &[String]) {
+    let have = server.session_count();
+    let t = Instant::now();
+    // Names of a smaller size are a subset: only the new ones are created.
+    let existing: std::collections::HashSet<String> = {
+        let out = server.tmux(&["list-sessions", "-F", "#{session_name}"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| !existing.contains(*n))
+        .cloned()
+        .collect();
+    server.create(&missing);
+    assert_eq!(
+        server.session_count(),
+        n,
+        "the server must hold exactly N sessions"
+    );
+    eprintln!(
+        "N={n}: created {} sessions (had {have}) in {:.0} ms",
+        missing.len(),
+        ms(t.elapsed())
+    );
+    // Let the new shells start and settle before measuring.
+    std::thread::sleep(Duration::from_millis(if n >= 1000 { 3000 } else { 1000 }));
+}
+
+/// The rounds of (a), (b) and (c) on a server holding the `n` sessions `names`.
+fn measure(
+    cli: &TmuxCli,
+    sup: &mut Supervisor,
+    n: usize,
+    names: &[String],
+    settings: &Settings,
+) -> Row {
+    let poll = |sup: &mut Supervisor| {
+        let t = Instant::now();
+        let r = sup.poll_job().run(cli);
+        assert!(r.error.is_none(), "poll failed: {:?}", r.error);
+        assert_eq!(r.snapshot.panes.len(), n);
+        sup.on_poll(r, now_ms());
+        t.elapsed()
+    };
+    let bare = || {
+        let t = Instant::now();
+        let out = cli
+            .command()
+            .args(["list-panes", "-a", "-F", &snapshot_format(&Nonce::random())])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let e = t.elapsed();
+        assert!(out.status.success());
+        assert!(!out.stdout.is_empty());
+        e
+    };
+    let per_session = |names: &[String]| {
+        let t = Instant::now();
+        for name in names {
+            let st = cli
+                .command()
+                .args(["has-session", "-t", &format!("={name}:")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success(), "has-session {name}");
+        }
+        t.elapsed()
+    };
+
+    // Warm-up: the first poll captures nothing new after this and the caches are hot.
+    for _ in 0..3 {
+        poll(sup);
+        bare();
+    }
+    let mut row = Row {
+        n,
+        a: Vec::new(),
+        b: Vec::new(),
+        c: Vec::new(),
+    };
+    for i in 0..settings.poll_rounds {
+        // Alternate the order so background noise hits both sides alike.
+        if i % 2 == 0 {
+            row.a.push(poll(sup));
+            row.b.push(bare());
+        } else {
+            row.b.push(bare());
+            row.a.push(poll(sup));
+        }
+    }
+    if !settings.skip_c {
+        for _ in 0..settings.rounds {
+            row.c.push(per_session(names));
+        }
+    }
+    row
+}
+
+fn print_table(rows: &mut [Row], settings: &Settings) {
+    let Settings {
+        poll_rounds,
+        rounds,
+        ..
+    } = settings;
     println!();
     println!(
         "poll_e2e: medians of {poll_rounds} rounds for (a) and (b), of {rounds} for (c); min..max in brackets"
@@ -262,7 +302,7 @@ fn main() {
     println!();
     println!("| N | (a) poll ms | (b) list-panes ms | a/b | (c) N x has-session ms | c/a |");
     println!("|---:|---:|---:|---:|---:|---:|");
-    for r in &mut rows {
+    for r in rows {
         let range = |v: &[Duration]| {
             let lo = v.iter().min().copied().unwrap_or_default();
             let hi = v.iter().max().copied().unwrap_or_default();
@@ -288,5 +328,4 @@ fn main() {
             a.as_secs_f64() / b.as_secs_f64(),
         );
     }
-    drop(server);
 }

@@ -11,15 +11,24 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use yaml_rust2::parser::{MarkedEventReceiver as _, Parser};
 
+mod checker;
+mod error;
 mod positions;
 mod raw;
+mod scan;
+mod slots;
+mod source;
 mod validate;
 
-use positions::{OpenBrackets, PositionReceiver, closest, closing, known_keys};
+pub use error::{ConfigError, Problem};
+pub use source::{ConfigSource, default_state_dir, expand_home};
+
+use checker::Checker;
 use raw::RawConfig;
-use validate::{Checker, resolve};
+use scan::scan;
+use source::home_dir;
+use validate::resolve;
 
 /// The production layout, compiled in: used when no config file is found.
 pub const DEFAULT_YAML: &str = include_str!("../config.example.yaml");
@@ -124,136 +133,6 @@ pub struct AgentConfig {
     pub busy_window: Duration,
 }
 
-/// One thing wrong with a config, located where the YAML allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-/// Every problem found in one config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: String,
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.problems.len();
-        writeln!(
-            f,
-            "{}: {n} problem{} in the config; nothing was started",
-            self.file,
-            if n == 1 { "" } else { "s" }
-        )?;
-        for p in &self.problems {
-            match (p.line, p.column) {
-                (Some(l), Some(c)) => write!(f, "  {}:{l}:{c}: {}", self.file, p.message)?,
-                (Some(l), None) => write!(f, "  {}:{l}: {}", self.file, p.message)?,
-                _ => write!(f, "  {}: {}", self.file, p.message)?,
-            }
-            if let Some(h) = &p.hint {
-                write!(f, "\n      hint: {h}")?;
-            }
-            writeln!(f)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Where the config is read from, in the order of the design: `--config`, then
-/// `$TMUX_SUPERVISOR_CONFIG`, then `$XDG_CONFIG_HOME/tmux-supervisor/config.yaml`
-/// (if that file exists), then the embedded default.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigSource {
-    File(PathBuf),
-    Embedded,
-}
-
-impl ConfigSource {
-    /// `var` looks up an environment variable; `exists` tells whether a file exists.
-    pub fn locate(
-        cli: Option<&Path>,
-        var: impl Fn(&str) -> Option<String>,
-        exists: impl Fn(&Path) -> bool,
-    ) -> Self {
-        if let Some(p) = cli {
-            return ConfigSource::File(p.to_path_buf());
-        }
-        if let Some(p) = var("TMUX_SUPERVISOR_CONFIG").filter(|s| !s.is_empty()) {
-            return ConfigSource::File(PathBuf::from(p));
-        }
-        let base = var("XDG_CONFIG_HOME")
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| var("HOME").map(|h| Path::new(&h).join(".config")));
-        if let Some(base) = base {
-            let p = base.join("tmux-supervisor").join("config.yaml");
-            if exists(&p) {
-                return ConfigSource::File(p);
-            }
-        }
-        ConfigSource::Embedded
-    }
-
-    /// Where it is found with the process's real environment.
-    pub fn from_env(cli: Option<&Path>) -> Self {
-        Self::locate(cli, |k| std::env::var(k).ok(), Path::is_file)
-    }
-
-    /// Reads and loads the config.
-    pub fn load(&self) -> Result<Config, ConfigError> {
-        match self {
-            ConfigSource::Embedded => Config::parse(DEFAULT_YAML, EMBEDDED),
-            ConfigSource::File(p) => {
-                let name = p.display().to_string();
-                let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
-                    file: name.clone(),
-                    problems: vec![Problem {
-                        line: None,
-                        column: None,
-                        message: format!("cannot read the config file: {e}"),
-                        hint: Some(
-                            "check the path given with --config or $TMUX_SUPERVISOR_CONFIG".into(),
-                        ),
-                    }],
-                })?;
-                Config::parse(&text, &name)
-            }
-        }
-    }
-}
-
-/// Expands a leading `~` to the home directory.
-pub fn expand_home(path: &str, home: &Path) -> PathBuf {
-    if path == "~" {
-        home.to_path_buf()
-    } else if let Some(rest) = path.strip_prefix("~/") {
-        home.join(rest)
-    } else {
-        PathBuf::from(path)
-    }
-}
-
-fn home_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map_or_else(|| PathBuf::from("/"), PathBuf::from)
-}
-
-/// `$XDG_STATE_HOME/tmux-supervisor`, else `~/.local/state/tmux-supervisor`.
-pub fn default_state_dir(home: &Path) -> PathBuf {
-    std::env::var_os("XDG_STATE_HOME")
-        .filter(|s| !s.is_empty())
-        .map_or_else(|| home.join(".local").join("state"), PathBuf::from)
-        .join("tmux-supervisor")
-}
-
 impl Config {
     /// The configured tmux server (the config and the command line set at most one of the two).
     pub fn endpoint(&self) -> crate::tmux::Endpoint {
@@ -276,112 +155,15 @@ impl Config {
         };
 
         // Step 1: positions and unknown keys.
-        // Events are pulled one by one (Parser::load recurses per nesting level and a
-        // hostile file could overflow the stack), and nesting is capped.
-        let mut recv = PositionReceiver::default();
-        let mut parser = Parser::new_from_str(text);
-        let mut brackets = OpenBrackets::new(text);
-        loop {
-            let (event, mark) = parser.next_token().map_err(|e| {
-                let m = e.marker();
-                let (message, hint) = match brackets.innermost() {
-                    // The parser gives up where the damage shows, often lines below an
-                    // unclosed `[` or `{`: say where that one was opened too.
-                    Some((c, line, col)) => (
-                        format!(
-                            "YAML syntax error: {}; the `{c}` opened at line {line}, column {col} is not closed",
-                            e.info()
-                        ),
-                        format!("close the `{c}` of line {line} with `{}`", closing(c)),
-                    ),
-                    None => (
-                        format!("YAML syntax error: {}", e.info()),
-                        "check the indentation and quoting around this line".to_string(),
-                    ),
-                };
-                fail(vec![Problem {
-                    line: Some(m.line()),
-                    column: Some(m.col() + 1),
-                    message,
-                    hint: Some(hint),
-                }])
-            })?;
-            if matches!(event, yaml_rust2::Event::StreamEnd) {
-                break;
-            }
-            brackets.on_event(&event, mark);
-            recv.on_event(event, mark);
-            if recv.depth() > MAX_NESTING {
-                return Err(fail(vec![Problem {
-                    line: Some(mark.line()),
-                    column: Some(mark.col() + 1),
-                    message: format!("the YAML is nested more than {MAX_NESTING} levels deep"),
-                    hint: Some("a tmux-supervisor config is at most a few levels deep".into()),
-                }]));
-            }
-        }
-        let pos = recv.pos;
-        let mut unknown = Vec::new();
-        for (parent, key, (line, col)) in &pos.keys {
-            if let Some(known) = known_keys(parent)
-                && !known.contains(&key.as_str())
-            {
-                {
-                    let place = if parent.is_empty() {
-                        "at the top level".to_string()
-                    } else {
-                        format!("in `{parent}`")
-                    };
-                    unknown.push(Problem {
-                        line: Some(*line),
-                        column: Some(*col),
-                        message: format!("unknown key `{key}` {place}"),
-                        hint: Some(match closest(key, known) {
-                            Some(k) => format!("did you mean `{k}`?"),
-                            None => format!("known keys here: {}", known.join(", ")),
-                        }),
-                    });
-                }
-            }
-        }
-        // Keys an unknown key most likely meant: reported as misspelt, not also as missing.
-        let misspelt = pos
-            .keys
-            .iter()
-            .filter_map(|(parent, key, _)| {
-                let known = known_keys(parent)?;
-                if known.contains(&key.as_str()) {
-                    return None;
-                }
-                closest(key, known).map(|k| format!("{parent}.{k}"))
-            })
-            .collect();
-
+        let scan = scan(text).map_err(|p| fail(vec![p]))?;
         // Step 2: the raw shape.
-        let raw: RawConfig = if text.trim().is_empty() {
-            RawConfig::default()
-        } else {
-            serde_yaml::from_str::<Option<RawConfig>>(text)
-                .map_err(|e| {
-                    let loc = e.location();
-                    fail(vec![Problem {
-                        line: loc.as_ref().map(serde_yaml::Location::line),
-                        column: loc.as_ref().map(serde_yaml::Location::column),
-                        message: strip_location(&e.to_string()),
-                        hint: Some(
-                            "compare with config.example.yaml for the expected type of each key"
-                                .into(),
-                        ),
-                    }])
-                })?
-                .unwrap_or_default()
-        };
+        let raw = RawConfig::read(text).map_err(|p| fail(vec![p]))?;
 
         // Step 3: defaults and rules.
         let mut ck = Checker {
-            pos: &pos,
-            problems: unknown,
-            misspelt,
+            pos: &scan.positions,
+            problems: scan.unknown,
+            misspelt: scan.misspelt,
         };
         let cfg = resolve(raw, &mut ck, file, home);
         if ck.problems.is_empty() {
@@ -391,14 +173,6 @@ impl Config {
                 .sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column));
             Err(fail(ck.problems))
         }
-    }
-}
-
-/// `serde_yaml` appends " at line L column C"; the location is printed separately.
-fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
     }
 }
 
@@ -514,38 +288,5 @@ mod tests {
             );
         }
         assert!(dedicated("ccl-auto-11").is_ok());
-    }
-
-    #[test]
-    fn locate_follows_the_discovery_order() {
-        let none = |_: &str| None;
-        let no = |_: &Path| false;
-        assert_eq!(
-            ConfigSource::locate(Some(Path::new("/c.yaml")), |_| Some("/e".into()), no),
-            ConfigSource::File("/c.yaml".into())
-        );
-        assert_eq!(
-            ConfigSource::locate(
-                None,
-                |k| (k == "TMUX_SUPERVISOR_CONFIG").then(|| "/e.yaml".into()),
-                no
-            ),
-            ConfigSource::File("/e.yaml".into())
-        );
-        let xdg = |k: &str| (k == "XDG_CONFIG_HOME").then(|| "/x".to_string());
-        assert_eq!(
-            ConfigSource::locate(None, xdg, |_| true),
-            ConfigSource::File("/x/tmux-supervisor/config.yaml".into())
-        );
-        assert_eq!(ConfigSource::locate(None, xdg, no), ConfigSource::Embedded);
-        assert_eq!(ConfigSource::locate(None, none, no), ConfigSource::Embedded);
-    }
-
-    #[test]
-    fn home_is_expanded() {
-        let h = Path::new("/home/op");
-        assert_eq!(expand_home("~", h), PathBuf::from("/home/op"));
-        assert_eq!(expand_home("~/src", h), PathBuf::from("/home/op/src"));
-        assert_eq!(expand_home("/abs", h), PathBuf::from("/abs"));
     }
 }

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::Problem;
+
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RawConfig {
     #[serde(default)]
@@ -25,6 +27,36 @@ pub(super) struct RawConfig {
     pub(super) status_file: Option<String>,
     #[serde(default)]
     pub(super) state_dir: Option<String>,
+}
+
+impl RawConfig {
+    /// The second step of loading: `text` read into the raw shape (an empty file is all
+    /// defaults); a value of the wrong type stops it here.
+    pub(super) fn read(text: &str) -> Result<RawConfig, Problem> {
+        if text.trim().is_empty() {
+            return Ok(RawConfig::default());
+        }
+        let raw = serde_yaml::from_str::<Option<RawConfig>>(text).map_err(|e| {
+            let loc = e.location();
+            Problem {
+                line: loc.as_ref().map(serde_yaml::Location::line),
+                column: loc.as_ref().map(serde_yaml::Location::column),
+                message: strip_location(&e.to_string()),
+                hint: Some(
+                    "compare with config.example.yaml for the expected type of each key".into(),
+                ),
+            }
+        })?;
+        Ok(raw.unwrap_or_default())
+    }
+}
+
+/// `serde_yaml` appends " at line L column C"; the location is printed separately.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,8 +2,8 @@
 //! jobs (each marked in flight), and their results folded back into the memory.
 
 use super::{CONFIRM_POLLS, Supervisor, launch_for};
-use crate::jobs::{Done, OpJob, OpKind, OpResult};
-use crate::memory::{Action, EventKind, InFlight};
+use crate::jobs::{Done, OpError, OpJob, OpKind, OpResult};
+use crate::memory::{Action, EventKind, InFlight, OwnedPane};
 use crate::reconcile::{Op, plan};
 use crate::time::Millis;
 use crate::tmux::Target;
@@ -159,7 +159,7 @@ impl Supervisor {
     /// Folds op results in: events, failure marks, in-flight bookkeeping.
     pub fn on_executed(&mut self, results: Vec<OpResult>, now: Millis) {
         for r in results {
-            let name = r.job.name.clone();
+            let name = r.job.name.as_str();
             let who = if r.job.manual {
                 " (by the operator)"
             } else {
@@ -168,117 +168,133 @@ impl Supervisor {
             let verb = r.job.kind.verb();
             match r.outcome {
                 // Dropped because the supervisor is stopping: nothing happened to the slot.
-                Err(e) if e.is_stopped() => {
-                    if let Some(m) = self.memory.slots.get_mut(&name) {
-                        m.in_flight = None;
-                    }
-                    self.memory.push(
-                        now,
-                        EventKind::Info,
-                        &name,
-                        format!("{verb} {name} not done: {e}"),
-                    );
-                }
-                Ok(Done::Killed) => {
-                    if self.layout.slot(&name).is_some() {
-                        self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
-                        self.memory.slot_mut(&name).pane = None;
-                    }
-                    self.memory
-                        .push(now, EventKind::Killed, &name, format!("killed {name}{who}"));
-                }
-                Err(e) if matches!(r.job.kind, OpKind::Kill(_)) => {
-                    if let Some(m) = self.memory.slots.get_mut(&name) {
-                        m.in_flight = None;
-                    }
-                    self.memory.push(
-                        now,
-                        EventKind::Error,
-                        &name,
-                        format!("kill {name} failed: {e}"),
-                    );
-                }
-                Ok(Done::AlreadyExisted) => {
-                    // Someone else was quicker: their session is taken as it is.
-                    self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
-                    let m = self.memory.slot_mut(&name);
-                    m.failed = None;
-                    m.failed_session = None;
-                    self.memory.push(
-                        now,
-                        EventKind::Info,
-                        &name,
-                        format!("{name} already existed: someone else created it; left as it is"),
-                    );
-                }
-                Ok(Done::Unfinished { pane, error }) => {
-                    // Its placeholder is there and ours: marked failed, it is restarted.
-                    self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
-                    let m = self.memory.slot_mut(&name);
-                    m.failed_session = Some(pane.session_id.clone());
-                    m.pane = Some(pane);
-                    m.failed = Some(format!("create failed: {error}"));
-                    self.memory.push(
-                        now,
-                        EventKind::Error,
-                        &name,
-                        format!("create {name} failed: {error}; its placeholder is restarted"),
-                    );
-                }
+                Err(e) if e.is_stopped() => self.not_done(name, verb, &e, now),
+                Ok(Done::Killed) => self.killed(name, who, now),
+                Err(e) if matches!(r.job.kind, OpKind::Kill(_)) => self.kill_failed(name, &e, now),
+                Ok(Done::AlreadyExisted) => self.already_existed(name, now),
+                Ok(Done::Unfinished { pane, error }) => self.unfinished(name, pane, &error, now),
                 Ok(done @ (Done::Created(_) | Done::Respawned)) => {
-                    self.unconfirmed.insert(name.clone(), CONFIRM_POLLS);
-                    // From now on the slot follows the pane this op started.
-                    let (started, what) = match (&done, &r.job.kind) {
-                        (Done::Created(p), _) => (Some(p.clone()), p.session_id.clone()),
-                        (_, OpKind::Respawn { pane_id, .. }) => {
-                            (self.pane_in_last(pane_id), format!("pane {pane_id}"))
-                        }
-                        _ => (None, String::new()),
-                    };
-                    let m = self.memory.slot_mut(&name);
-                    if started.is_some() {
-                        m.pane = started;
-                    }
-                    let recovered = m.failed.take();
-                    m.failed_session = None;
-                    let created = matches!(done, Done::Created(_));
-                    let past = if created { "created" } else { "restarted" };
-                    let (ev, text) = match recovered {
-                        Some(f) => (
-                            EventKind::Recovered,
-                            format!("recovered {name}: {past} after it {f}{who}"),
-                        ),
-                        None if created => {
-                            (EventKind::Created, format!("created {name} ({what}){who}"))
-                        }
-                        None => (
-                            EventKind::Restarted,
-                            format!("restarted {name} ({what}){who}"),
-                        ),
-                    };
-                    self.memory.push(now, ev, &name, text);
+                    self.started(name, &done, &r.job.kind, who, now);
                 }
-                Err(e) => {
-                    let current_session = self.last.as_ref().and_then(|o| {
-                        o.slots
-                            .iter()
-                            .filter_map(|s| s.pane.as_ref())
-                            .find(|p| p.session_name == name)
-                            .map(|p| p.session_id.clone())
-                    });
-                    let m = self.memory.slot_mut(&name);
-                    m.in_flight = None;
-                    m.failed = Some(format!("{verb} failed: {e}"));
-                    // The mark belongs to the session that is there (a respawn's), if any.
-                    m.failed_session = current_session;
-                    self.memory.push(
-                        now,
-                        EventKind::Error,
-                        &name,
-                        format!("{verb} {name} failed: {e}"),
-                    );
-                }
+                Err(e) => self.start_failed(name, verb, &e, now),
             }
         }
+    }
+
+    fn not_done(&mut self, name: &str, verb: &str, e: &OpError, now: Millis) {
+        if let Some(m) = self.memory.slots.get_mut(name) {
+            m.in_flight = None;
+        }
+        self.memory.push(
+            now,
+            EventKind::Info,
+            name,
+            format!("{verb} {name} not done: {e}"),
+        );
+    }
+
+    fn killed(&mut self, name: &str, who: &str, now: Millis) {
+        if self.layout.slot(name).is_some() {
+            self.unconfirmed.insert(name.to_string(), CONFIRM_POLLS);
+            self.memory.slot_mut(name).pane = None;
+        }
+        self.memory
+            .push(now, EventKind::Killed, name, format!("killed {name}{who}"));
+    }
+
+    fn kill_failed(&mut self, name: &str, e: &OpError, now: Millis) {
+        if let Some(m) = self.memory.slots.get_mut(name) {
+            m.in_flight = None;
+        }
+        self.memory.push(
+            now,
+            EventKind::Error,
+            name,
+            format!("kill {name} failed: {e}"),
+        );
+    }
+
+    /// Someone else was quicker: their session is taken as it is.
+    fn already_existed(&mut self, name: &str, now: Millis) {
+        self.unconfirmed.insert(name.to_string(), CONFIRM_POLLS);
+        let m = self.memory.slot_mut(name);
+        m.failed = None;
+        m.failed_session = None;
+        self.memory.push(
+            now,
+            EventKind::Info,
+            name,
+            format!("{name} already existed: someone else created it; left as it is"),
+        );
+    }
+
+    /// Its placeholder is there and ours: marked failed, it is restarted.
+    fn unfinished(&mut self, name: &str, pane: OwnedPane, error: &str, now: Millis) {
+        self.unconfirmed.insert(name.to_string(), CONFIRM_POLLS);
+        let m = self.memory.slot_mut(name);
+        m.failed_session = Some(pane.session_id.clone());
+        m.pane = Some(pane);
+        m.failed = Some(format!("create failed: {error}"));
+        self.memory.push(
+            now,
+            EventKind::Error,
+            name,
+            format!("create {name} failed: {error}; its placeholder is restarted"),
+        );
+    }
+
+    /// Created or respawned: from now on the slot follows the pane this op started, and a
+    /// failure mark it had is told as recovered.
+    fn started(&mut self, name: &str, done: &Done, kind: &OpKind, who: &str, now: Millis) {
+        self.unconfirmed.insert(name.to_string(), CONFIRM_POLLS);
+        let (started, what) = match (done, kind) {
+            (Done::Created(p), _) => (Some(p.clone()), p.session_id.clone()),
+            (_, OpKind::Respawn { pane_id, .. }) => {
+                (self.pane_in_last(pane_id), format!("pane {pane_id}"))
+            }
+            _ => (None, String::new()),
+        };
+        let m = self.memory.slot_mut(name);
+        if started.is_some() {
+            m.pane = started;
+        }
+        let recovered = m.failed.take();
+        m.failed_session = None;
+        let created = matches!(done, Done::Created(_));
+        let past = if created { "created" } else { "restarted" };
+        let (ev, text) = match recovered {
+            Some(f) => (
+                EventKind::Recovered,
+                format!("recovered {name}: {past} after it {f}{who}"),
+            ),
+            None if created => (EventKind::Created, format!("created {name} ({what}){who}")),
+            None => (
+                EventKind::Restarted,
+                format!("restarted {name} ({what}){who}"),
+            ),
+        };
+        self.memory.push(now, ev, name, text);
+    }
+
+    /// A create or respawn failed: the slot is marked failed, and the mark belongs to the
+    /// session that is there (a respawn's), if any.
+    fn start_failed(&mut self, name: &str, verb: &str, e: &OpError, now: Millis) {
+        let current_session = self.last.as_ref().and_then(|o| {
+            o.slots
+                .iter()
+                .filter_map(|s| s.pane.as_ref())
+                .find(|p| p.session_name == name)
+                .map(|p| p.session_id.clone())
+        });
+        let m = self.memory.slot_mut(name);
+        m.in_flight = None;
+        m.failed = Some(format!("{verb} failed: {e}"));
+        m.failed_session = current_session;
+        self.memory.push(
+            now,
+            EventKind::Error,
+            name,
+            format!("{verb} {name} failed: {e}"),
+        );
     }
 }

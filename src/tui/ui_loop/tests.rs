@@ -53,87 +53,7 @@ async fn the_ui_loop_supervises_and_obeys_the_operators_keys() {
     let input = ui.input_tx.clone();
     let mut term = Terminal::new(TestBackend::new(120, 45)).unwrap();
 
-    let operator = async {
-        // The auto pool is created at once.
-        sleep(Duration::from_secs(3)).await;
-        assert_eq!(fake.sessions().len(), 12, "{:?}", fake.sessions());
-        // A dead agent is respawned within a poll.
-        fake.kill_program("ccl-auto-12", 1);
-        let died = Instant::now();
-        sleep(Duration::from_secs(2)).await;
-        let pane = fake.pane("ccl-auto-12").unwrap();
-        assert!(!pane.pane_dead, "not respawned");
-        let respawned: Vec<Instant> = fake
-            .ops()
-            .into_iter()
-            .filter(|(at, c)| *at >= died && *c == Call::Respawn(pane.pane_id.clone()))
-            .map(|(at, _)| at)
-            .collect();
-        assert_eq!(respawned.len(), 1);
-        assert!(respawned[0] - died <= Duration::from_millis(600));
-
-        // Paused (p), a killed auto session stays gone, however long; resumed, it is back.
-        input.send(key('p')).unwrap();
-        sleep(Duration::from_millis(100)).await;
-        fake.remove_session("ccl-auto-13");
-        let gone = Instant::now();
-        sleep(Duration::from_secs(60)).await;
-        assert!(
-            creates(&fake, "ccl-auto-13", gone).is_empty(),
-            "created while paused"
-        );
-        input.send(key('p')).unwrap();
-        let resumed = Instant::now();
-        sleep(Duration::from_secs(2)).await;
-        let back = creates(&fake, "ccl-auto-13", gone);
-        assert_eq!(back.len(), 1);
-        assert!(
-            back[0] - resumed <= Duration::from_millis(1100),
-            "{:?}",
-            back[0] - resumed
-        );
-
-        // The manual slot ccl-3, someone else's session: r asks first, y restarts its pane.
-        for i in [
-            key('/'),
-            key('c'),
-            key('c'),
-            key('l'),
-            key('-'),
-            key('3'),
-            enter(),
-        ] {
-            input.send(i).unwrap();
-        }
-        input.send(key('r')).unwrap();
-        sleep(Duration::from_millis(100)).await;
-        assert!(
-            !fake
-                .ops()
-                .iter()
-                .any(|(_, c)| *c == Call::Respawn(theirs.pane_id.clone())),
-            "restarted without asking"
-        );
-        input.send(key('y')).unwrap();
-        sleep(Duration::from_millis(500)).await;
-        assert!(
-            fake.ops()
-                .iter()
-                .any(|(_, c)| *c == Call::Respawn(theirs.pane_id.clone()))
-        );
-        // Enter switches the client (the UI runs inside tmux on this server).
-        input.send(enter()).unwrap();
-        sleep(Duration::from_millis(100)).await;
-        assert!(
-            fake.calls()
-                .iter()
-                .any(|(_, c)| *c == Call::SwitchClient("=ccl-3:".into()))
-        );
-        // Nothing was ever done to `main`.
-        assert!(fake.ops().iter().all(|(_, c)| !matches!(c, Call::Kill(_))));
-        input.send(key('q')).unwrap();
-        sleep(Duration::from_secs(3600)).await;
-    };
+    let operator = operate(&fake, &input, &theirs.pane_id);
     let exit = tokio::select! {
         exit = ui.drive(&mut term) => exit,
         () = operator => panic!("the UI did not quit on q"),
@@ -186,4 +106,88 @@ async fn a_stop_request_ends_the_ui_loop() {
     };
     assert!(matches!(exit, Exit::Stopped("SIGTERM")));
     assert_eq!(fake.sessions().len(), 10);
+}
+
+/// What the operator does and sees while the loop runs: the pool created, a dead agent
+/// respawned, pause and resume, a confirmed restart of a manual slot, a switch, then q.
+async fn operate(fake: &FakeTmux, input: &mpsc::UnboundedSender<Input>, theirs: &str) {
+    // The auto pool is created at once.
+    sleep(Duration::from_secs(3)).await;
+    assert_eq!(fake.sessions().len(), 12, "{:?}", fake.sessions());
+    // A dead agent is respawned within a poll.
+    fake.kill_program("ccl-auto-12", 1);
+    let died = Instant::now();
+    sleep(Duration::from_secs(2)).await;
+    let pane = fake.pane("ccl-auto-12").unwrap();
+    assert!(!pane.pane_dead, "not respawned");
+    let respawned: Vec<Instant> = fake
+        .ops()
+        .into_iter()
+        .filter(|(at, c)| *at >= died && *c == Call::Respawn(pane.pane_id.clone()))
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(respawned.len(), 1);
+    assert!(respawned[0] - died <= Duration::from_millis(600));
+
+    // Paused (p), a killed auto session stays gone, however long; resumed, it is back.
+    input.send(key('p')).unwrap();
+    sleep(Duration::from_millis(100)).await;
+    fake.remove_session("ccl-auto-13");
+    let gone = Instant::now();
+    sleep(Duration::from_secs(60)).await;
+    assert!(
+        creates(fake, "ccl-auto-13", gone).is_empty(),
+        "created while paused"
+    );
+    input.send(key('p')).unwrap();
+    let resumed = Instant::now();
+    sleep(Duration::from_secs(2)).await;
+    let back = creates(fake, "ccl-auto-13", gone);
+    assert_eq!(back.len(), 1);
+    assert!(
+        back[0] - resumed <= Duration::from_millis(1100),
+        "{:?}",
+        back[0] - resumed
+    );
+
+    // The manual slot ccl-3, someone else's session: r asks first, y restarts its pane.
+    for i in [
+        key('/'),
+        key('c'),
+        key('c'),
+        key('l'),
+        key('-'),
+        key('3'),
+        enter(),
+    ] {
+        input.send(i).unwrap();
+    }
+    input.send(key('r')).unwrap();
+    sleep(Duration::from_millis(100)).await;
+    assert!(
+        !fake
+            .ops()
+            .iter()
+            .any(|(_, c)| *c == Call::Respawn(theirs.to_string())),
+        "restarted without asking"
+    );
+    input.send(key('y')).unwrap();
+    sleep(Duration::from_millis(500)).await;
+    assert!(
+        fake.ops()
+            .iter()
+            .any(|(_, c)| *c == Call::Respawn(theirs.to_string()))
+    );
+    // Enter switches the client (the UI runs inside tmux on this server).
+    input.send(enter()).unwrap();
+    sleep(Duration::from_millis(100)).await;
+    assert!(
+        fake.calls()
+            .iter()
+            .any(|(_, c)| *c == Call::SwitchClient("=ccl-3:".into()))
+    );
+    // Nothing was ever done to `main`.
+    assert!(fake.ops().iter().all(|(_, c)| !matches!(c, Call::Kill(_))));
+    input.send(key('q')).unwrap();
+    sleep(Duration::from_secs(3600)).await;
 }

@@ -458,7 +458,11 @@ fn a_second_daemon_on_the_same_server_only_observes() {
     server.wait_until(
         "the second daemon declines to create ccl-auto-13",
         Duration::from_secs(10),
-        || second_log().contains("not acting on the plan: create ccl-auto-13"),
+        || {
+            second_log()
+                .lines()
+                .any(|l| l.contains("not acting on the plan:") && l.contains("create ccl-auto-13"))
+        },
     );
     assert!(
         !server.session_names().contains(&"ccl-auto-13".to_string()),

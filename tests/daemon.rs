@@ -4,11 +4,13 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::process::{Daemon, Home};
+use common::process::{Daemon, Home, signal, start_times};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
+use tmux_supervisor::runner::now_ms;
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
@@ -65,9 +67,19 @@ fn daemon_keeps_the_auto_pool_and_leaves_everything_else_alone() {
     });
     eprintln!("ccl-auto-15 back after {:?}", killed.elapsed());
 
-    // A killed manual session is never recreated.
+    // A killed manual session is not recreated. The witness: ccl-3 killed, then
+    // ccl-auto-16; once ccl-auto-16's restart is in the state file, a reconcile has run on
+    // a poll that saw ccl-3 gone too, and all it planned has run. (That ccl-3 is never
+    // recreated over a minute is loop_tests'
+    // `a_killed_auto_session_comes_back_and_a_killed_manual_one_never_does`.)
+    let since = now_ms();
     server.tmux_ok(&["kill-session", "-t", "=ccl-3:"]);
-    std::thread::sleep(Duration::from_secs(5));
+    server.tmux_ok(&["kill-session", "-t", "=ccl-auto-16:"]);
+    server.wait_until(
+        "the restart of ccl-auto-16 is recorded",
+        Duration::from_secs(10),
+        || home.all_started_since(&server, &["ccl-auto-16".into()], since),
+    );
     let names = server.session_names();
     assert!(!names.contains(&"ccl-3".to_string()), "{names:?}");
     assert!(
@@ -82,6 +94,13 @@ fn daemon_keeps_the_auto_pool_and_leaves_everything_else_alone() {
         "the stray was touched"
     );
     assert!(names.contains(&"main".to_string()));
+    let state = home.state(&server);
+    for name in ["ccl-3", "ccl-auto0", "main"] {
+        assert!(
+            start_times(&state, name).is_empty(),
+            "{name} started: {state}"
+        );
+    }
 
     // The server dies: the daemon keeps running and brings the auto pool back.
     server.kill_server();
@@ -118,23 +137,35 @@ backoff:
 "#,
     );
     let mut daemon = Daemon::start(&home, &server, &config);
+    // The backoff's exact gaps (at once, then 2, 4, 8, 16 s) are proved in virtual time by
+    // loop_tests' `a_crash_loop_restarts_at_once_then_backs_off_doubling`. On real tmux: the
+    // second restart waits at least `backoff.initial` after the first. The gap is taken
+    // between the plans (`last_start`, what the backoff counts from), read from the state
+    // file while each is the last start; an event's time is when its op came back, later by
+    // however long tmux took.
     let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(40));
-    let state = home.state(&server);
-    let starts = state["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            e["name"] == "crash-0"
-                && ["created", "restarted", "recovered"].contains(&e["kind"].as_str().unwrap())
-        })
-        .count();
-    eprintln!("{starts} starts in {:?}", started.elapsed());
+    let mut planned: BTreeMap<u64, i64> = BTreeMap::new();
+    let mut state = Value::Null;
+    server.wait_until("two restarts done", Duration::from_secs(30), || {
+        state = home.state(&server);
+        let m = &state["slots"]["crash-0"];
+        if let (Some(n), Some(t)) = (m["restarts"].as_u64(), m["last_start"].as_i64()) {
+            planned.insert(n, t);
+        }
+        m["restarts"].as_u64().is_some_and(|n| n >= 2) && start_times(&state, "crash-0").len() >= 3
+    });
+    eprintln!("two restarts after {:?}: {planned:?}", started.elapsed());
+    let (Some(first), Some(second)) = (planned.get(&1), planned.get(&2)) else {
+        panic!("the first restart was never the last start in the state file: {planned:?}");
+    };
     assert!(
-        (4..=6).contains(&starts),
-        "{starts} starts in 40 s: {state}"
+        second - first >= 2000,
+        "the second restart {} ms after the first; backoff.initial is 2 s: {state}",
+        second - first
     );
+    // Created, restarted at once, restarted again: the second restart's op came back after
+    // its plan.
+    assert!(start_times(&state, "crash-0")[2] >= *second, "{state}");
     // tmux 3.3a can show a pane dead a moment before it has the exit status: wait for it.
     let mut last = serde_json::Value::Null;
     server.wait_until(
@@ -168,6 +199,10 @@ pools:
     max: 1
     restart: always
     command: ["sh", "-c", "exit 3"]
+  - name: ok
+    prefix: "ok-"
+    max: 1
+    restart: always
 backoff:
   initial: 1s
   max: 1s
@@ -181,9 +216,26 @@ backoff:
     let state = home.state(&server);
     assert_eq!(state["slots"]["crash-0"]["restarts"], 3, "{state}");
     let pid_before = server.tmux_ok(&["display-message", "-p", "-t", "=crash-0:", "#{pane_pid}"]);
-    std::thread::sleep(Duration::from_secs(4));
+    // Not restarted after giving up. The witness: once crash-0's backoff (1 s) is over, ok-0
+    // is killed; when its restart is in the state file, a reconcile that would have
+    // restarted crash-0 has run, and all it planned has run. (Never over two minutes is
+    // loop_tests' `a_slot_that_gave_up_is_never_started_again`.)
+    let due = state["slots"]["crash-0"]["last_start"].as_i64().unwrap() + 1000;
+    server.wait_until("crash-0's backoff is over", Duration::from_secs(5), || {
+        now_ms() >= due
+    });
+    let since = now_ms();
+    server.tmux_ok(&["kill-session", "-t", "=ok-0:"]);
+    server.wait_until(
+        "the restart of ok-0 is recorded",
+        Duration::from_secs(10),
+        || home.all_started_since(&server, &["ok-0".into()], since),
+    );
     let pid_after = server.tmux_ok(&["display-message", "-p", "-t", "=crash-0:", "#{pane_pid}"]);
     assert_eq!(pid_before, pid_after, "it was restarted after giving up");
+    let state = home.state(&server);
+    assert_eq!(start_times(&state, "crash-0").len(), 4, "{state}");
+    assert_eq!(state["slots"]["crash-0"]["restarts"], 3, "{state}");
     let (_, json) = home.check_json(&server, &config);
     let s = slot(&json, "crash-0");
     assert_eq!(s["state"], "failed");
@@ -294,6 +346,10 @@ pools:
     max: 1
     restart: always
     command: ["sh", "-c", "exit 3"]
+  - name: ok
+    prefix: "ok-"
+    max: 1
+    restart: always
 backoff:
   initial: 30s
   max: 1h
@@ -304,15 +360,26 @@ backoff:
     let mut d = Daemon::start(&home, &server, &config);
     server.wait_until("one restart counted", Duration::from_secs(20), || {
         home.state(&server)["slots"]["crash-0"]["restarts"] == 1
+            && server.session_names().contains(&"ok-0".to_string())
     });
     d.stop();
     let before = home.state(&server)["slots"]["crash-0"].clone();
     let restarts = before["restarts"].as_u64().unwrap();
     // With the counters kept, a restarted daemon waits out the backoff; with them lost it
-    // would restart the slot at once.
+    // would restart the slot at once. The witness: ok-0 is killed while no daemon runs; the
+    // new daemon's first reconcile sees it missing and crash-0 dead, so once ok-0's restart
+    // is in the state file, that reconcile and all it planned have run. (Waiting the backoff
+    // out to the millisecond is loop_tests'
+    // `a_restarted_daemon_waits_out_the_backoff_it_remembers`.)
     let pid = server.tmux_ok(&["display-message", "-p", "-t", "=crash-0:", "#{pane_pid}"]);
+    server.tmux_ok(&["kill-session", "-t", "=ok-0:"]);
+    let since = now_ms();
     let mut d = Daemon::start(&home, &server, &config);
-    std::thread::sleep(Duration::from_secs(3));
+    server.wait_until(
+        "the new daemon's restart of ok-0 is recorded",
+        Duration::from_secs(10),
+        || home.all_started_since(&server, &["ok-0".into()], since),
+    );
     let after = home.state(&server)["slots"]["crash-0"].clone();
     assert_eq!(after["restarts"].as_u64().unwrap(), restarts, "{after}");
     assert_eq!(after["last_start"], before["last_start"], "{after}");
@@ -342,12 +409,28 @@ backoff:
     assert!(stderr.contains("corrupt"), "{stderr}");
 }
 
+/// A process stopped with SIGSTOP until this is dropped (also when a test fails).
+struct Frozen(u32);
+
+impl Frozen {
+    fn new(pid: u32) -> Self {
+        signal(pid, "STOP");
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
 #[test]
 fn a_second_daemon_on_the_same_server_only_observes() {
     let server = TestServer::new();
     let home = Home::new();
     let config = home.config(PRODUCTION_FAST);
-    let _first = Daemon::start(&home, &server, &config);
+    let first = Daemon::start(&home, &server, &config);
     server.wait_until(
         "the first daemon filled the pool",
         Duration::from_secs(10),
@@ -362,13 +445,35 @@ fn a_second_daemon_on_the_same_server_only_observes() {
             child: c.spawn().unwrap(),
         }
     };
+    let second_log = || std::fs::read_to_string(&home2_log).unwrap_or_default();
+    server.wait_until(
+        "the second daemon says it only observes",
+        Duration::from_secs(10),
+        || second_log().contains("observe-only"),
+    );
+    // The first daemon is frozen (it keeps the lock) so that the second certainly sees the
+    // killed session missing; the witness is its own word that it does not act on that.
+    let frozen = Frozen::new(first.child.id());
     server.tmux_ok(&["kill-session", "-t", "=ccl-auto-13:"]);
     server.wait_until(
+        "the second daemon declines to create ccl-auto-13",
+        Duration::from_secs(10),
+        || {
+            second_log()
+                .lines()
+                .any(|l| l.contains("not acting on the plan:") && l.contains("create ccl-auto-13"))
+        },
+    );
+    assert!(
+        !server.session_names().contains(&"ccl-auto-13".to_string()),
+        "recreated while the first daemon was frozen"
+    );
+    drop(frozen);
+    server.wait_until(
         "the first daemon brought it back",
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         || server.session_names().len() == 10,
     );
-    std::thread::sleep(Duration::from_secs(1));
     let (_, stderr) = second.stop();
     assert!(stderr.contains("observe-only"), "{stderr}");
     let log = std::fs::read_to_string(&home2_log).unwrap();

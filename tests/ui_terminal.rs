@@ -77,10 +77,13 @@ impl<'a> Ui<'a> {
             .tmux_ok(&["send-keys", "-t", "=supervisor:", "-l", text]);
     }
 
-    /// Escape on its own: followed at once by another key, a terminal reads it as Alt+key.
-    fn escape(&self) {
+    /// Escape clears the kept filter. Waits until the screen shows it cleared: followed at
+    /// once by another key, the UI would read Escape as Alt+key.
+    fn clear_filter(&self) {
         self.keys(&["Escape"]);
-        std::thread::sleep(Duration::from_millis(600));
+        self.wait_for("the filter cleared", |s| {
+            !s.contains("(Esc clears)") && s.lines().filter(|l| is_row(l)).count() > 1
+        });
     }
 
     fn wait_for(&self, what: &str, mut f: impl FnMut(&str) -> bool) {
@@ -197,7 +200,7 @@ fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
     ui.until("ccl-auto-12 has a new pane pid", || {
         pane_pid(&server, "ccl-auto-12") != before
     });
-    ui.escape();
+    ui.clear_filter();
 
     // x then y on a stray: it is gone, and nothing else is.
     ui.filter("ccl-auto0");
@@ -208,9 +211,10 @@ fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
     ui.keys(&["y"]);
     ui.until("the stray is gone", || !has(&server, "ccl-auto0"));
     assert!((11..=20).all(|i| has(&server, &format!("ccl-auto-{i}"))));
-    ui.escape();
+    ui.clear_filter();
 
-    // p: PAUSED, and a killed auto session stays missing until p again.
+    // p: PAUSED, and a killed auto session stays missing until p again. The witness: the
+    // UI's own word in its log that a reconcile planned the create and did not act on it.
     ui.keys(&["p"]);
     ui.wait_for("PAUSED", |s| s.contains("PAUSED"));
     server.tmux_ok(&["kill-session", "-t", "=ccl-auto-14:"]);
@@ -218,7 +222,12 @@ fn the_ui_supervises_recreates_kills_pauses_resizes_and_quits() {
         s.lines()
             .any(|l| l.contains("ccl-auto-14") && l.contains("missing"))
     });
-    std::thread::sleep(Duration::from_secs(3));
+    ui.until("the paused UI declines to create ccl-auto-14", || {
+        std::fs::read_to_string(&ui.log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("not acting on the plan:") && l.contains("create ccl-auto-14"))
+    });
     assert!(!has(&server, "ccl-auto-14"), "recreated while paused");
     ui.keys(&["p"]);
     ui.wait_for("PAUSED gone", |s| !s.contains("PAUSED"));

@@ -66,6 +66,15 @@ impl Home {
             .unwrap_or(serde_json::Value::Null)
     }
 
+    /// Whether the state file shows each of `names` started at or after `since` (see
+    /// [`start_times`]).
+    pub fn all_started_since(&self, server: &TestServer, names: &[String], since: i64) -> bool {
+        let state = self.state(server);
+        names
+            .iter()
+            .all(|n| start_times(&state, n).iter().any(|&t| t >= since))
+    }
+
     /// The binary with this home's environment, pointed at `server`.
     pub fn command(&self, server: &TestServer, config: &Path) -> Command {
         self.command_logging_to(server, config, &self.log())
@@ -180,6 +189,28 @@ impl Drop for Daemon {
         }
         let _ = self.child.wait();
     }
+}
+
+/// When the events of `state` (the persisted memory) say `name` was started (created,
+/// restarted or recovered): the daemon's wall-clock milliseconds, in order.
+///
+/// A batch of ops is saved with all its events at once, and the next batch is planned only
+/// after it is back: once a start shows here, everything planned with it has run and is in
+/// the file too.
+pub fn start_times(state: &serde_json::Value, name: &str) -> Vec<i64> {
+    state["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| {
+                    e["name"] == name
+                        && ["created", "restarted", "recovered"]
+                            .contains(&e["kind"].as_str().unwrap_or_default())
+                })
+                .filter_map(|e| e["at"].as_i64())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `kill -SIG PID`.

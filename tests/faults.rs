@@ -619,6 +619,38 @@ backoff:
     };
     assert_eq!(slot(&last, "nodir-0")["present"], false, "{last}");
 
+    let state = failing_slots_back_off(&home, &server, started);
+    let evs = events(&state);
+    assert!(
+        evs.iter()
+            .filter(|(k, n, t)| k == "error" && n == "nodir-0" && t.contains("create"))
+            .count()
+            >= 4,
+        "{state}"
+    );
+    assert!(start_times(&state, "nocmd-0").len() >= 4, "{state}");
+
+    // The healthy pool was never touched.
+    let now: BTreeMap<String, String> = session_ids(&server)
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("ok-"))
+        .collect();
+    assert_eq!(now, healthy);
+    for name in ["ok-0", "ok-1"] {
+        assert_eq!(state["slots"][name]["restarts"], 0, "{state}");
+    }
+    assert_eq!(
+        sorted(server.session_names()),
+        ["nocmd-0", "ok-0", "ok-1"],
+        "nodir-0 must never exist"
+    );
+    assert!(daemon.alive());
+    assert_eq!(daemon.stop().0, Some(0));
+}
+
+/// Waits for three restarts of each failing slot of the test above and checks they backed
+/// off; returns the state file's memory then.
+fn failing_slots_back_off(home: &Home, server: &TestServer, started: Instant) -> Value {
     // Backoff: 2 s, doubling: the first start, an immediate retry, then +2 s, +4 s. Each
     // gap is taken between the plans (`last_start`, what the backoff counts from), read from
     // the state file while each is the last start: restart n + 1 comes at least
@@ -626,8 +658,8 @@ backoff:
     // loop_tests' `a_crash_loop_restarts_at_once_then_backs_off_doubling`.)
     let mut planned: BTreeMap<&str, BTreeMap<u64, i64>> = BTreeMap::new();
     let mut state = Value::Null;
-    wait_logged(&home, "three restarts of each failing slot, done", || {
-        state = home.state(&server);
+    wait_logged(home, "three restarts of each failing slot, done", || {
+        state = home.state(server);
         let evs = events(&state);
         let mut all = true;
         for name in ["nodir-0", "nocmd-0"] {
@@ -666,32 +698,7 @@ backoff:
             );
         }
     }
-    let evs = events(&state);
-    assert!(
-        evs.iter()
-            .filter(|(k, n, t)| k == "error" && n == "nodir-0" && t.contains("create"))
-            .count()
-            >= 4,
-        "{state}"
-    );
-    assert!(start_times(&state, "nocmd-0").len() >= 4, "{state}");
-
-    // The healthy pool was never touched.
-    let now: BTreeMap<String, String> = session_ids(&server)
-        .into_iter()
-        .filter(|(n, _)| n.starts_with("ok-"))
-        .collect();
-    assert_eq!(now, healthy);
-    for name in ["ok-0", "ok-1"] {
-        assert_eq!(state["slots"][name]["restarts"], 0, "{state}");
-    }
-    assert_eq!(
-        sorted(server.session_names()),
-        ["nocmd-0", "ok-0", "ok-1"],
-        "nodir-0 must never exist"
-    );
-    assert!(daemon.alive());
-    assert_eq!(daemon.stop().0, Some(0));
+    state
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -179,13 +179,7 @@ impl App {
     pub fn selected_pane_id(&self) -> Option<String> {
         let name = self.selected.as_deref()?;
         let obs = self.sup.last.as_ref()?;
-        obs.slots
-            .iter()
-            .filter_map(|s| s.pane.as_ref())
-            .chain(obs.strays.iter().map(|s| &s.pane))
-            .chain(obs.others.iter())
-            .find(|p| p.session_name == name)
-            .map(|p| p.pane_id.clone())
+        obs.pane_named(name).map(|p| p.pane_id.clone())
     }
 
     fn say(&mut self, text: impl Into<String>, now: Millis) {

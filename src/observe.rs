@@ -108,6 +108,17 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// The pane read for the live session of that exact name: a slot's, a stray's or another
+    /// session's (the one way a session's pane is found by name).
+    pub fn pane_named(&self, name: &str) -> Option<&Pane> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.pane.as_ref())
+            .chain(self.strays.iter().map(|s| &s.pane))
+            .chain(self.others.iter())
+            .find(|p| p.session_name == name)
+    }
+
     /// The status of slot `i` (`slots` is in layout order, one entry per slot).
     pub fn slot(&self, i: usize) -> Option<&SlotStatus> {
         self.slots.get(i).filter(|s| s.slot == i)

@@ -140,15 +140,11 @@ impl Supervisor {
             });
             m.last_state = None;
         }
-        let id = self.last.as_ref().and_then(|o| {
-            o.slots
-                .iter()
-                .filter_map(|s| s.pane.as_ref())
-                .chain(o.strays.iter().map(|s| &s.pane))
-                .chain(o.others.iter())
-                .find(|p| p.session_name == name)
-                .map(|p| p.session_id.clone())
-        });
+        let id = self
+            .last
+            .as_ref()
+            .and_then(|o| o.pane_named(name))
+            .map(|p| p.session_id.clone());
         OpJob {
             name: name.to_string(),
             kind: OpKind::Kill(id.map_or_else(|| Target::Name(name.to_string()), Target::Session)),
@@ -279,13 +275,11 @@ impl Supervisor {
     /// A create or respawn failed: the slot is marked failed, and the mark belongs to the
     /// session that is there (a respawn's), if any.
     fn start_failed(&mut self, name: &str, verb: &str, e: &OpError, now: Millis) {
-        let current_session = self.last.as_ref().and_then(|o| {
-            o.slots
-                .iter()
-                .filter_map(|s| s.pane.as_ref())
-                .find(|p| p.session_name == name)
-                .map(|p| p.session_id.clone())
-        });
+        let current_session = self
+            .last
+            .as_ref()
+            .and_then(|o| o.pane_named(name))
+            .map(|p| p.session_id.clone());
         let m = self.memory.slot_mut(name);
         m.in_flight = None;
         m.failed = Some(format!("{verb} failed: {e}"));

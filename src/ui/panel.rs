@@ -68,12 +68,11 @@ fn preview(
             format!(
                 "looks like pool {pool} but is not a slot: never touched automatically (x kills it)"
             ),
-            obs.and_then(|o| o.strays.iter().find(|s| s.name == row.name))
-                .map(|s| &s.pane),
+            obs.and_then(|o| o.pane_named(&row.name)),
         ),
         Kind::Other => (
             "not a pool member: never touched automatically".to_string(),
-            obs.and_then(|o| o.others.iter().find(|p| p.session_name == row.name)),
+            obs.and_then(|o| o.pane_named(&row.name)),
         ),
     };
     let mark = theme::mark(row.mark);

@@ -20,8 +20,11 @@ const EXIT_ERROR: u8 = check::EXIT_ERROR;
 
 /// Keeps pools of tmux sessions alive and shows their state at a glance.
 #[derive(Debug, Parser)]
-#[command(name = "tmux-supervisor", version, about)]
+#[command(name = "tmux-supervisor", about, disable_version_flag = true)]
 struct Cli {
+    /// Print the version, and the version of the tmux found on PATH.
+    #[arg(short = 'V', long)]
+    version: bool,
     /// Config file [default: `$TMUX_SUPERVISOR_CONFIG`, else
     /// `~/.config/tmux-supervisor/config.yaml` if it exists, else the embedded default]
     #[arg(short = 'c', long = "config", global = true, value_name = "PATH")]
@@ -68,10 +71,35 @@ enum Command {
     },
     /// Headless: poll, reconcile and log, for systemd or a tmux window.
     Daemon,
+    /// Print a shell completion script: `source <(tmux-supervisor completions bash)`.
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the man page (roff): `tmux-supervisor man | man -l -`.
+    Man,
+}
+
+/// The shells completions are made for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // What needs no config.
+    if cli.version {
+        println!("{}", version_text());
+        return ExitCode::SUCCESS;
+    }
+    match &cli.command {
+        Some(Command::Completions { shell }) => return completions(*shell),
+        Some(Command::Man) => return man(),
+        _ => {}
+    }
     let config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -88,7 +116,50 @@ fn main() -> ExitCode {
         }
         Some(Command::Check { json }) => check(&config, json),
         Some(Command::Daemon) => daemon(config, &cli),
+        // Handled before the config is read.
+        Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS,
         None => ui(config, &cli),
+    }
+}
+
+/// `tmux-supervisor 0.1.0`, then the tmux on PATH: its version, or why there is none.
+fn version_text() -> String {
+    let tmux = match TmuxCli::new(tmux_supervisor::tmux::Endpoint::default()).check_version() {
+        Ok(v) => format!("tmux {v} (on PATH)"),
+        Err(e) => format!("{e}"),
+    };
+    format!("tmux-supervisor {}\n{tmux}", env!("CARGO_PKG_VERSION"))
+}
+
+/// `completions SHELL`: the script on stdout.
+fn completions(shell: CompletionShell) -> ExitCode {
+    use clap::CommandFactory as _;
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "tmux-supervisor",
+        &mut std::io::stdout(),
+    );
+    ExitCode::SUCCESS
+}
+
+/// `man`: the man page, in roff, on stdout.
+fn man() -> ExitCode {
+    use clap::CommandFactory as _;
+    let page = clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")));
+    match page.render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        // Read only in part (`| head`): nothing is wrong.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tmux-supervisor: cannot write the man page: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
     }
 }
 

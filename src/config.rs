@@ -22,7 +22,7 @@ mod source;
 mod validate;
 
 pub use error::{ConfigError, Problem};
-pub use source::{ConfigSource, default_state_dir, expand_home};
+pub use source::{ConfigSource, Found, default_state_dir, expand_home};
 
 use checker::Checker;
 use raw::RawConfig;

@@ -142,6 +142,38 @@ impl Supervisor {
         );
     }
 
+    /// Applies a new config (valid: the loop checked it) at once, with the memory kept: new
+    /// slots are supervised from the next pass; slots that left it are no longer supervised
+    /// and never killed (by the usual rules they are strays or others now). A config for
+    /// another tmux server or state dir is refused: that needs a restart.
+    pub fn reload(&mut self, config: Config, now: Millis) -> Result<(), String> {
+        if config.endpoint() != self.config.endpoint() {
+            return Err("it names another tmux server: that needs a restart".to_string());
+        }
+        if config.state_dir != self.config.state_dir {
+            return Err("it names another state dir: that needs a restart".to_string());
+        }
+        let layout = Arc::new(Layout::new(&config));
+        let old: std::collections::BTreeSet<&str> =
+            self.layout.slots.iter().map(|s| s.name.as_str()).collect();
+        let new: std::collections::BTreeSet<&str> =
+            layout.slots.iter().map(|s| s.name.as_str()).collect();
+        let text = format!(
+            "config reloaded from {}: {} slots, {} new, {} no longer supervised (left alone)",
+            config.source,
+            new.len(),
+            new.difference(&old).count(),
+            old.difference(&new).count()
+        );
+        self.config = config;
+        self.layout = layout;
+        // The last observation and plan are by slot index of the old layout.
+        self.last = None;
+        self.last_plan = Plan::default();
+        self.memory.push(now, EventKind::Info, "", text);
+        Ok(())
+    }
+
     /// A poll is out.
     pub fn polling(&self) -> bool {
         self.polling

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use tmux_supervisor::config::{Config, ConfigError, ConfigSource};
+use tmux_supervisor::config::{Config, ConfigError, Found};
 use tmux_supervisor::controller::Supervisor;
 use tmux_supervisor::describe::describe;
 use tmux_supervisor::logging::{self, LogTarget};
@@ -321,11 +321,17 @@ fn daemon(config: Config, cli: &Cli) -> ExitCode {
     }
     let stop = tmux.shutdown().clone();
     let tmux: Arc<dyn Tmux> = Arc::new(tmux);
+    let (reload_tx, reloads) = tokio::sync::mpsc::unbounded_channel();
+    let again = found(cli);
     rt.block_on(runner::run_daemon(
         sup,
         persist,
         tmux,
-        shutdown_signal(),
+        runner::signals(move || {
+            // SIGHUP: the config read again, as at the start (with the same overrides).
+            let _ = reload_tx.send(again.load().map_err(|e| e.to_string()));
+        }),
+        reloads,
         stop,
         &runner::now_ms,
     ));
@@ -367,35 +373,16 @@ fn ui(config: Config, cli: &Cli) -> ExitCode {
     }
 }
 
-/// Resolves on SIGTERM, SIGINT or SIGHUP.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        // Without handlers the default actions still end the process.
-        return std::future::pending().await;
-    };
-    let which = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-        _ = hup.recv() => "SIGHUP",
-    };
-    tracing::info!("{which} received: stopping");
-}
-
 /// Finds and loads the config, then applies the command-line overrides.
 fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
-    let mut config = ConfigSource::from_env(cli.config.as_deref()).load()?;
-    if let Some(name) = &cli.socket_name {
-        config.socket_name = Some(name.clone());
-        config.socket_path = None;
+    found(cli).load()
+}
+
+/// How the config was found: `-c`, and the `-L` / `-S` that override it.
+fn found(cli: &Cli) -> Found {
+    Found {
+        config: cli.config.clone(),
+        socket_name: cli.socket_name.clone(),
+        socket_path: cli.socket_path.clone(),
     }
-    if let Some(path) = &cli.socket_path {
-        config.socket_path = Some(path.clone());
-        config.socket_name = None;
-    }
-    Ok(config)
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
+use crate::config::Config;
 use crate::controller::Supervisor;
 use crate::jobs::{CAPTURE_LINES, Done, OpError, OpJob, OpKind, OpResult, PollJob, PollResult};
 use crate::memory::OwnedPane;
@@ -189,8 +190,38 @@ pub fn ticker(period: Duration) -> tokio::time::Interval {
 /// end at once when the [`Shutdown`] switch is on; this only bounds the wait if one does not).
 pub const STOP_GRACE: Duration = Duration::from_secs(1);
 
+/// A config read again (SIGHUP): the new one, or why it was not valid.
+pub type Reload = Result<Config, String>;
+
+/// Folds a config read again into the supervisor; with intervals changed, the tickers are
+/// made anew. A refused or invalid config leaves the one in use, and says why.
+pub fn apply_reload(
+    sup: &mut Supervisor,
+    reload: Reload,
+    now: Millis,
+    poll_tick: &mut tokio::time::Interval,
+    reconcile_tick: &mut tokio::time::Interval,
+) {
+    let applied = reload.and_then(|c| {
+        sup.reload(c, now)
+            .map_err(|e| format!("the new config is refused: {e}"))
+    });
+    match applied {
+        Ok(()) => {
+            if poll_tick.period() != sup.config.poll_interval {
+                *poll_tick = ticker(sup.config.poll_interval);
+            }
+            if reconcile_tick.period() != sup.config.reconcile_interval {
+                *reconcile_tick = ticker(sup.config.reconcile_interval);
+            }
+        }
+        Err(e) => sup.note_error(now, format!("{e}; the config in use stays")),
+    }
+}
+
 /// The headless loop: poll every `poll_interval`, reconcile every `reconcile_interval` and
-/// right after a poll that shows a supervised slot missing or dead; returns on `shutdown`.
+/// right after a poll that shows a supervised slot missing or dead; a config read again
+/// (`reloads`) is applied at once; returns on `shutdown`.
 ///
 /// On the way out `stop` is triggered: the tmux call in progress ends at once, queued ops are
 /// dropped (and logged as not run), and the memory is saved.
@@ -199,6 +230,7 @@ pub async fn run_daemon(
     mut persist: Persist,
     tmux: Arc<dyn Tmux>,
     shutdown: impl std::future::Future<Output = ()>,
+    mut reloads: mpsc::UnboundedReceiver<Reload>,
     stop: Shutdown,
     clock: &Clock,
 ) -> Supervisor {
@@ -215,6 +247,12 @@ pub async fn run_daemon(
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            Some(reload) = reloads.recv() => {
+                let now = clock();
+                apply_reload(&mut sup, reload, now, &mut poll_tick, &mut reconcile_tick);
+                poll_tick.reset_immediately();
+                persist.save(&mut sup, now);
+            }
             _ = poll_tick.tick(), if !sup.polling() => {
                 if let Some(job) = sup.poll_tick() {
                     spawn_poll(Arc::clone(&tmux), job, tx.clone());
@@ -269,6 +307,31 @@ pub async fn wind_down(
             }
         }
     }
+}
+
+/// Resolves on SIGTERM or SIGINT; each SIGHUP calls `on_hup` (the daemon reads its config
+/// again).
+pub async fn signals(on_hup: impl Fn()) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        // Without handlers the default actions still end the process.
+        return std::future::pending().await;
+    };
+    let which = loop {
+        tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP received: reading the config again");
+                on_hup();
+            }
+        }
+    };
+    tracing::info!("{which} received: stopping");
 }
 
 #[cfg(test)]

@@ -540,3 +540,58 @@ fn check_json_audits_a_mixed_production_server() {
         "check changed the server"
     );
 }
+
+/// SIGHUP reads the config again: a pool added is created without a restart, a broken
+/// config is refused (the pools in use stay supervised), and a pool removed is left alive.
+#[test]
+fn sighup_reloads_the_config_without_a_restart() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let one = r#"
+poll_interval: 200ms
+reconcile_interval: 500ms
+pools:
+  - name: a
+    prefix: "a-"
+    max: 2
+    restart: always
+"#;
+    let config = home.config(one);
+    let mut daemon = Daemon::start(&home, &server, &config);
+    server.wait_until("pool a is up", Duration::from_secs(10), || {
+        sorted(server.session_names()) == ["a-0", "a-1"]
+    });
+    let pid = daemon.child.id();
+    home.config(&format!(
+        "{one}  - name: b\n    prefix: \"b-\"\n    max: 1\n    restart: always\n"
+    ));
+    common::process::signal(pid, "HUP");
+    server.wait_until("pool b is created", Duration::from_secs(10), || {
+        sorted(server.session_names()) == ["a-0", "a-1", "b-0"]
+    });
+    home.config("pools:\n  - name: a\n    prefx: \"a-\"\n");
+    common::process::signal(pid, "HUP");
+    server.wait_until(
+        "the broken config is refused",
+        Duration::from_secs(10),
+        || home.log_text().contains("the config in use stays"),
+    );
+    // Still supervised as before: a killed session of pool b comes back.
+    server.tmux_ok(&["kill-session", "-t", "=b-0:"]);
+    server.wait_until("b-0 is back", Duration::from_secs(10), || {
+        server.session_names().contains(&"b-0".to_string())
+    });
+    home.config(one);
+    common::process::signal(pid, "HUP");
+    server.wait_until(
+        "pool b is no longer supervised",
+        Duration::from_secs(10),
+        || home.log_text().contains("0 new, 1 no longer supervised"),
+    );
+    assert!(daemon.alive(), "SIGHUP stopped the daemon");
+    let (code, stderr) = daemon.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(home.log_text().contains("unknown key `prefx`"));
+    // Pool b's session is left alive.
+    assert_eq!(sorted(server.session_names()), ["a-0", "a-1", "b-0"]);
+}

@@ -93,6 +93,31 @@ pub fn default_state_dir(home: &Path) -> PathBuf {
         .join("tmux-supervisor")
 }
 
+/// How the config was found: the `--config` path, and the `-L` / `-S` that override the
+/// config's server. Kept to read it again the same way (SIGHUP).
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub config: Option<std::path::PathBuf>,
+    pub socket_name: Option<String>,
+    pub socket_path: Option<std::path::PathBuf>,
+}
+
+impl Found {
+    /// Finds and loads the config, then applies the command line's overrides.
+    pub fn load(&self) -> Result<super::Config, super::ConfigError> {
+        let mut config = ConfigSource::from_env(self.config.as_deref()).load()?;
+        if let Some(name) = &self.socket_name {
+            config.socket_name = Some(name.clone());
+            config.socket_path = None;
+        }
+        if let Some(path) = &self.socket_path {
+            config.socket_path = Some(path.clone());
+            config.socket_name = None;
+        }
+        Ok(config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

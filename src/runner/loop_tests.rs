@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::fake::{Behaviour, Call, FakeTmux};
 use crate::fixtures::PRODUCTION_FAST;
 use crate::reconcile::backoff_delay;
+use tokio::sync::mpsc;
 
 /// The wall clock the loop sees: a fixed start, moved by tokio's (paused) clock.
 fn virtual_clock() -> Arc<dyn Fn() -> Millis + Send + Sync> {
@@ -23,35 +24,48 @@ fn config(yaml: &str) -> Config {
     Config::parse_with_home(yaml, "test", std::path::Path::new("/")).unwrap()
 }
 
-/// Runs the daemon loop on `fake` until `stop` fires; returns the supervisor.
+/// A daemon loop running on `fake`: stop it, or send it configs read again.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    reload: mpsc::UnboundedSender<Reload>,
+    handle: tokio::task::JoinHandle<Supervisor>,
+}
+
+/// Runs the daemon loop on `fake` until stopped.
 fn spawn_daemon(
     sup: Supervisor,
     persist: Persist,
     fake: &FakeTmux,
     clock: Arc<dyn Fn() -> Millis + Send + Sync>,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Supervisor>,
-) {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+) -> Running {
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let (reload, reloads) = mpsc::unbounded_channel();
     let tmux: Arc<dyn Tmux> = Arc::new(fake.clone());
     let handle = tokio::spawn(async move {
-        let stop = async {
+        let stopped = async {
             let _ = rx.await;
         };
-        run_daemon(sup, persist, tmux, stop, Shutdown::new(), &*clock).await
+        run_daemon(
+            sup,
+            persist,
+            tmux,
+            stopped,
+            reloads,
+            Shutdown::new(),
+            &*clock,
+        )
+        .await
     });
-    (tx, handle)
+    Running {
+        stop,
+        reload,
+        handle,
+    }
 }
 
-async fn stop(
-    (tx, handle): (
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<Supervisor>,
-    ),
-) -> Supervisor {
-    let _ = tx.send(());
-    handle.await.unwrap()
+async fn stop(daemon: Running) -> Supervisor {
+    let _ = daemon.stop.send(());
+    daemon.handle.await.unwrap()
 }
 
 fn no_store(config: Config) -> (Supervisor, Persist) {
@@ -240,4 +254,78 @@ async fn a_second_daemon_on_the_same_server_only_observes() {
             .iter()
             .any(|e| e.text.contains("observe-only"))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_config_read_again_is_applied_with_the_memory_kept() {
+    let fake = FakeTmux::new();
+    fake.set_behaviour("crash-0", Behaviour::Exits(3));
+    let two = format!(
+        "{CRASH}  - name: extra\n    prefix: \"extra-\"\n    max: 2\n    restart: always\n"
+    );
+    let two = two
+        .replace("backoff:\n", "")
+        .replace("  initial: 2s\n  max: 5m\n", "");
+    let two = format!("{two}backoff:\n  initial: 2s\n  max: 5m\n");
+    let (sup, persist) = no_store(config(CRASH));
+    let daemon = spawn_daemon(sup, persist, &fake, virtual_clock());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    // A pool more: its slots are created, and the crash loop's counters go on.
+    let before = fake.ops().len();
+    daemon.reload.send(Ok(config(&two))).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let names = fake.sessions();
+    assert!(
+        names.contains(&"extra-0".into()) && names.contains(&"extra-1".into()),
+        "{names:?}"
+    );
+    assert!(fake.ops().len() > before);
+    // A broken config: refused, the old one stays (extra-1 killed is recreated).
+    daemon
+        .reload
+        .send(Err("config.yaml:3:5: unknown key `prefx`".into()))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    fake.remove_session("extra-1");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(fake.sessions().contains(&"extra-1".into()));
+    // A pool less: its sessions are left alive and never touched again.
+    daemon.reload.send(Ok(config(CRASH))).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after = Instant::now();
+    fake.kill_program("extra-0", 1);
+    fake.remove_session("extra-1");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    // Another server or state dir: refused as needing a restart.
+    let mut elsewhere = config(CRASH);
+    elsewhere.socket_name = Some("other".into());
+    daemon.reload.send(Ok(elsewhere)).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sup = stop(daemon).await;
+    let touched: Vec<Call> = fake
+        .ops()
+        .into_iter()
+        .filter(|(at, c)| {
+            *at >= after
+                && !matches!(c, Call::Respawn(p) if p == &fake.pane("crash-0").unwrap().pane_id)
+        })
+        .map(|(_, c)| c)
+        .collect();
+    assert!(
+        touched.is_empty(),
+        "a slot that left the config was acted on: {touched:?}"
+    );
+    assert!(fake.pane("extra-0").unwrap().pane_dead, "left as it is");
+    assert!(
+        sup.memory.slot("crash-0").unwrap().restarts >= 3,
+        "counters kept"
+    );
+    let said = |w: &str| sup.memory.events.iter().any(|e| e.text.contains(w));
+    assert!(said(
+        "config reloaded from test: 3 slots, 2 new, 0 no longer supervised"
+    ));
+    assert!(said("unknown key `prefx`; the config in use stays"));
+    assert!(said("1 slots, 0 new, 2 no longer supervised"));
+    assert!(said("another tmux server: that needs a restart"));
+    assert_eq!(sup.layout.slots.len(), 1);
 }

@@ -237,6 +237,9 @@ pub async fn run_daemon(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut poll_tick = ticker(sup.config.poll_interval);
     let mut reconcile_tick = ticker(sup.config.reconcile_interval);
+    let mut service = Service::default();
+    let watchdog = Service::watchdog_period();
+    let mut watchdog_tick = ticker(watchdog.unwrap_or(Duration::from_secs(3600)));
     tokio::pin!(shutdown);
     tracing::info!(
         slots = sup.layout.slots.len(),
@@ -247,9 +250,12 @@ pub async fn run_daemon(
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            _ = watchdog_tick.tick(), if watchdog.is_some() => Service::watchdog(),
             Some(reload) = reloads.recv() => {
                 let now = clock();
+                Service::reloading();
                 apply_reload(&mut sup, reload, now, &mut poll_tick, &mut reconcile_tick);
+                Service::reloaded();
                 poll_tick.reset_immediately();
                 persist.save(&mut sup, now);
             }
@@ -270,6 +276,7 @@ pub async fn run_daemon(
                     Work::Polled(r) => {
                         let jobs = sup.polled(r, now);
                         spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
+                        service.polled(&sup);
                     }
                     Work::Executed(r) => {
                         sup.executed(r, now);
@@ -281,6 +288,7 @@ pub async fn run_daemon(
             }
         }
     }
+    Service::stopping();
     stop.trigger();
     wind_down(&mut sup, &mut rx, clock).await;
     persist.save(&mut sup, clock());
@@ -337,7 +345,9 @@ pub async fn signals(on_hup: impl Fn()) {
 #[cfg(test)]
 mod loop_tests;
 mod persist;
+mod service;
 pub use persist::Persist;
+pub use service::Service;
 
 #[cfg(test)]
 mod tests;

@@ -37,11 +37,11 @@ impl Service {
         if self.ready && status == self.status {
             return;
         }
-        let mut states = vec![NotifyState::Status(&status)];
+        let mut notes = vec![NotifyState::Status(&status)];
         if !self.ready {
-            states.push(NotifyState::Ready);
+            notes.push(NotifyState::Ready);
         }
-        send(&states);
+        send(&notes);
         self.ready = true;
         self.status = status;
     }

@@ -1,6 +1,6 @@
-//! The daemon under a service manager: what it says on `NOTIFY_SOCKET` (READY=1 after the
-//! first poll, WATCHDOG=1 at half of `WATCHDOG_USEC`, RELOADING=1 with MONOTONIC_USEC then
-//! READY=1 on SIGHUP, STOPPING=1 on SIGTERM), read from a datagram socket of the test's own.
+//! The daemon under a service manager: what it says on `NOTIFY_SOCKET` (`READY=1` after the
+//! first poll, `WATCHDOG=1` at half of `WATCHDOG_USEC`, `RELOADING=1` with `MONOTONIC_USEC`
+//! then `READY=1` on SIGHUP, `STOPPING=1` on SIGTERM), read from a datagram socket of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,6 +1,6 @@
-//! Telling systemd how the daemon is doing (`Type=notify`): READY=1 once the first poll is
-//! in, STATUS= with the counts when they change, WATCHDOG=1 at half the watchdog interval,
-//! RELOADING=1 with MONOTONIC_USEC then READY=1 around a reload, STOPPING=1 on the way out.
+//! Telling systemd how the daemon is doing (`Type=notify`): `READY=1` once the first poll is
+//! in, `STATUS=` with the counts when they change, `WATCHDOG=1` at half the watchdog interval,
+//! `RELOADING=1` with `MONOTONIC_USEC` then `READY=1` around a reload, `STOPPING=1` on the way out.
 //! Without `NOTIFY_SOCKET` every call is a no-op.
 
 use std::time::Duration;

@@ -109,8 +109,6 @@ pub enum Effect {
     PollSoon,
     /// Write the memory if it changed.
     Save,
-    /// Try again for the lock of the server (observe-only while another supervisor has it).
-    TryLock,
     /// Attach to a session: by `switch-client`, or by suspending the UI.
     Attach {
         name: String,
@@ -217,9 +215,6 @@ pub fn update(app: &mut App, msg: Msg, now: Millis) -> Vec<Effect> {
             }
         }
         Msg::ReconcileTick => {
-            if app.sup.wants_lock {
-                fx.push(Effect::TryLock);
-            }
             let jobs = app.sup.reconcile_tick(now);
             execute(jobs, &mut fx);
             fx.push(Effect::Redraw);

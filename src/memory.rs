@@ -84,6 +84,9 @@ pub struct SlotMemory {
     /// all along (a wrapper script such as `sh run-agent.sh`), nor one coming back after some
     /// other program the operator ran at the prompt (`make`, a loop printing output).
     pub last_foreground_agent: bool,
+    /// The slot's pane is the placeholder of a create left unfinished: its output is not the
+    /// agent's, so it never clears the failure mark (a new session or a start does).
+    pub on_placeholder: bool,
     /// Memory from a state file written before panes were recorded: the session seen last
     /// may be taken as the supervisor's own at the first poll (see `remember::remember`).
     #[serde(skip)]

@@ -174,7 +174,9 @@ fn note_an_end(
 fn clear_a_stale_failure(m: &mut SlotMemory, raw: State, session_id: Option<&String>) {
     if m.failed.is_some() && m.in_flight.is_none() {
         let new_session = session_id.is_some() && session_id != m.failed_session.as_ref();
-        if new_session || matches!(raw, State::Working | State::Waiting) {
+        // A placeholder's output (a create left unfinished) is not the agent working again.
+        let working_again = matches!(raw, State::Working | State::Waiting) && !m.on_placeholder;
+        if new_session || working_again {
             m.failed = None;
             m.failed_session = None;
         }

@@ -81,6 +81,7 @@ impl Supervisor {
             m.total_restarts = m.total_restarts.saturating_add(1);
         }
         m.started_before = true;
+        m.on_placeholder = false;
         m.last_state = None;
         m.last_start = Some(now);
         m.healthy_since = None;
@@ -231,6 +232,7 @@ impl Supervisor {
         m.failed_session = Some(pane.session_id.clone());
         m.pane = Some(pane);
         m.failed = Some(format!("create failed: {error}"));
+        m.on_placeholder = true;
         self.memory.push(
             now,
             EventKind::Error,

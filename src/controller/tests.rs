@@ -152,3 +152,82 @@ fn a_create_left_unfinished_owns_its_placeholder_and_restarts_it() {
         "{jobs:?}"
     );
 }
+
+/// As `a_create_left_unfinished_owns_its_placeholder_and_restarts_it`, but the
+/// placeholder was just created, so its `window_activity` is recent (as tmux reports it).
+#[test]
+fn an_unfinished_create_with_a_fresh_placeholder_is_restarted() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::without_memory(cfg);
+    sup.on_poll(polled(Vec::new(), &[]), NOW);
+    let job = sup.recreate("ccl-auto-11", NOW).unwrap();
+    let mut placeholder = pane("ccl-auto-11", 11);
+    // Created a moment ago: tmux's window_activity is the creation time (seconds).
+    placeholder.session_created = NOW / 1000;
+    placeholder.window_activity = NOW / 1000;
+    sup.on_executed(
+        vec![OpResult {
+            job,
+            outcome: Ok(Done::Unfinished {
+                pane: crate::memory::OwnedPane {
+                    server_pid: placeholder.server_pid,
+                    session_id: placeholder.session_id.clone(),
+                    pane_id: placeholder.pane_id.clone(),
+                },
+                error: "tmux did not answer within 10 s".into(),
+            }),
+        }],
+        NOW + 10,
+    );
+    let sleeping = running(placeholder, "sleep");
+    for t in 1..=2 {
+        sup.on_poll(polled(vec![sleeping.clone()], &[]), NOW + t * 1000);
+    }
+    let (st, why) = state(&sup, "ccl-auto-11");
+    let failed = sup.memory.slot("ccl-auto-11").unwrap().failed.clone();
+    let jobs = sup.reconcile(NOW + 3000);
+    assert!(
+        jobs.iter().any(|j| j.name == "ccl-auto-11"),
+        "state {st:?} ({why}), failed={failed:?}: the placeholder is never restarted; jobs {jobs:?}"
+    );
+}
+
+/// The same in an on-failure pool, where the placeholder's `sleep 60` ending with status 0
+/// would be a clean exit, and the slot never started again.
+#[test]
+fn an_unfinished_create_in_an_on_failure_pool_is_not_left_dead() {
+    let yaml = "pools:\n  - {name: of, prefix: \"of-\", max: 1, restart: on-failure, command: [\"agent\"], env: {K: v}}\n";
+    let cfg = Config::parse_with_home(yaml, "t", std::path::Path::new("/h")).unwrap();
+    let mut sup = Supervisor::without_memory(cfg);
+    sup.on_poll(polled(Vec::new(), &[]), NOW);
+    let jobs = sup.reconcile(NOW);
+    assert_eq!(jobs.len(), 1);
+    let mut placeholder = pane("of-0", 11);
+    placeholder.session_created = NOW / 1000;
+    placeholder.window_activity = NOW / 1000;
+    sup.executed(
+        vec![OpResult {
+            job: jobs.into_iter().next().unwrap(),
+            outcome: Ok(Done::Unfinished {
+                pane: crate::memory::OwnedPane {
+                    server_pid: placeholder.server_pid,
+                    session_id: placeholder.session_id.clone(),
+                    pane_id: placeholder.pane_id.clone(),
+                },
+                error: "the supervisor is stopping".into(),
+            }),
+        }],
+        NOW + 10,
+    );
+    // The placeholder runs on (a fresh `sleep`, output just now): it is restarted in place
+    // at once, not left until its `sleep` ends with a clean exit.
+    let sleeping = running(placeholder, "sleep");
+    sup.on_poll(polled(vec![sleeping], &[]), NOW + 1000);
+    let jobs = sup.reconcile(NOW + 1000);
+    assert!(
+        jobs.iter()
+            .any(|j| matches!(&j.kind, OpKind::Respawn { pane_id, .. } if pane_id == "%11")),
+        "{:?}: the slot whose create never finished is not restarted",
+        state(&sup, "of-0")
+    );
+}

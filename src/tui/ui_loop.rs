@@ -68,7 +68,6 @@ impl Performer {
             }
             Effect::PollSoon => self.poll_tick.reset_immediately(),
             Effect::Save => self.persist.save(&mut app.sup, now),
-            Effect::TryLock => self.persist.retry_lock(&mut app.sup, now),
             Effect::Attach { name, switch } => return Some(Flow::Attach { name, switch }),
             Effect::Quit => return Some(Flow::Quit),
             Effect::Redraw => return Some(Flow::Redraw),
@@ -164,13 +163,21 @@ impl Ui {
                     break;
                 }
             }
-            if let Some(e) = failed {
-                return Exit::Failed(e);
-            }
+            // Every message drained is handled, work results above all, even when the input
+            // failed or the operator quit in this batch: a result left out would lose what an
+            // op did (a pane started, a failure). Keys after a quit are not acted on.
             let mut foreground = None;
+            let mut quit = false;
             for msg in msgs {
+                if (quit || failed.is_some()) && matches!(msg, Msg::Key(_)) {
+                    continue;
+                }
                 self.check_test_panic(&msg);
                 let now = self.now();
+                if matches!(msg, Msg::ReconcileTick) && self.app.sup.wants_lock {
+                    // The lock first: a tick that takes it acts in the same pass.
+                    self.fxr.persist.retry_lock(&mut self.app.sup, now);
+                }
                 for fx in update(&mut self.app, msg, now) {
                     match self.fxr.perform(&mut self.app, fx, now) {
                         Some(Flow::Attach { name, switch: true }) => self.switch_client(name),
@@ -178,11 +185,17 @@ impl Ui {
                             name,
                             switch: false,
                         }) => foreground = Some(name),
-                        Some(Flow::Quit) => return Exit::Quit,
+                        Some(Flow::Quit) => quit = true,
                         Some(Flow::Redraw) => dirty = true,
                         None => {}
                     }
                 }
+            }
+            if let Some(e) = failed {
+                return Exit::Failed(e);
+            }
+            if quit {
+                return Exit::Quit;
             }
             if let Some(name) = foreground {
                 return Exit::Foreground(name);

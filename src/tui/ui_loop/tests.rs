@@ -191,3 +191,104 @@ async fn operate(fake: &FakeTmux, input: &mpsc::UnboundedSender<Input>, theirs: 
     input.send(key('q')).unwrap();
     sleep(Duration::from_secs(3600)).await;
 }
+
+/// An op result drained in the same batch as the terminal input failing is still folded in
+/// (its session owned, its event said), so the wind-down does not wait for a result that
+/// already came.
+#[tokio::test(start_paused = true)]
+async fn a_result_drained_with_a_failed_input_is_folded_in() {
+    use crate::jobs::{Done, OpKind, OpResult};
+    use crate::memory::OwnedPane;
+    let mut lost = 0;
+    for _ in 0..20 {
+        let fake = FakeTmux::new();
+        let cfg =
+            Config::parse_with_home(PRODUCTION_FAST, "test", std::path::Path::new("/")).unwrap();
+        let (sup, persist) = Persist::open(cfg, None, 0);
+        let (_stop_tx, stop_rx) = mpsc::unbounded_channel();
+        let mut ui = Ui::new(
+            App::new(sup, "-L test", true),
+            persist,
+            Arc::new(fake.clone()),
+            Arc::new(|| 1_700_000_000_000),
+            stop_rx,
+        );
+        let job = ui
+            .app
+            .sup
+            .recreate("ccl-auto-11", 1_700_000_000_000)
+            .unwrap();
+        assert!(matches!(job.kind, OpKind::Create(_)));
+        let job = ui.app.sup.sent(vec![job]).remove(0);
+        ui.fxr
+            .work_tx
+            .send(Work::Executed(vec![OpResult {
+                job,
+                outcome: Ok(Done::Created(OwnedPane {
+                    server_pid: 1,
+                    session_id: "$7".into(),
+                    pane_id: "%7".into(),
+                })),
+            }]))
+            .unwrap();
+        ui.input_tx.send(Input::Closed("gone".into())).unwrap();
+        let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        assert!(matches!(ui.drive(&mut term).await, Exit::Failed(_)));
+        let sup = ui.finish().await;
+        if sup
+            .memory
+            .slot("ccl-auto-11")
+            .and_then(|m| m.pane.as_ref())
+            .is_none()
+        {
+            lost += 1;
+        }
+    }
+    assert_eq!(lost, 0, "results lost in {lost} of 20 runs");
+}
+
+/// The other supervisor quits: the reconcile tick that takes the lock over acts in the same
+/// pass (the loop tries the lock before the tick is folded in), as the daemon does.
+#[tokio::test(start_paused = true)]
+async fn the_tick_that_takes_the_lock_over_acts_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::Store::new(dir.path(), "k");
+    let other = store.lock().unwrap().unwrap();
+    let fake = FakeTmux::new();
+    let cfg = Config::parse_with_home(PRODUCTION_FAST, "test", std::path::Path::new("/")).unwrap();
+    let (sup, persist) = Persist::open(cfg, Some(store), 0);
+    assert!(sup.mode.observe_only);
+    let start = Instant::now();
+    let clock: Arc<Clock> = Arc::new(move || start.elapsed().as_millis() as Millis);
+    let (_stop_tx, stop_rx) = mpsc::unbounded_channel();
+    let mut ui = Ui::new(
+        App::new(sup, "-L t", true),
+        persist,
+        Arc::new(fake.clone()),
+        clock,
+        stop_rx,
+    );
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let script = async {
+        sleep(Duration::from_millis(2300)).await;
+        assert!(fake.sessions().is_empty(), "it acted without the lock");
+        let released = Instant::now();
+        drop(other);
+        // The next reconcile tick (every second) takes the lock and creates the pool.
+        sleep(Duration::from_millis(1100)).await;
+        let created = fake
+            .ops()
+            .into_iter()
+            .filter(|(at, c)| *at >= released && matches!(c, Call::Create(_)))
+            .map(|(at, _)| at - released)
+            .min();
+        assert!(
+            created.is_some_and(|d| d <= Duration::from_secs(1)),
+            "{created:?}"
+        );
+    };
+    tokio::select! {
+        _ = ui.drive(&mut term) => panic!("the UI stopped"),
+        () = script => {}
+    }
+}

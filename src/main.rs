@@ -170,6 +170,13 @@ const TMUX_TIMEOUT_ENV: &str = "TMUX_SUPERVISOR_TMUX_TIMEOUT";
 /// The tmux client for the configured server, after checking tmux is there and new enough.
 fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
     let mut client = TmuxCli::new(config.endpoint());
+    // Under systemd, a server the daemon starts gets a scope of its own.
+    if std::env::var_os("INVOCATION_ID").is_some_and(|v| !v.is_empty()) {
+        client = client.with_own_scope(socket::server_socket(
+            config.socket_name.as_deref(),
+            config.socket_path.as_deref(),
+        ));
+    }
     if let Some(text) = std::env::var_os(TMUX_TIMEOUT_ENV) {
         match humantime::parse_duration(&text.to_string_lossy()) {
             Ok(t) if !t.is_zero() => client = client.with_timeout(t),

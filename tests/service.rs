@@ -96,3 +96,74 @@ pools:
     let (code, stderr) = daemon.stop();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// Under systemd (`INVOCATION_ID`), with no tmux server running, the daemon starts the server
+/// through `systemd-run --user --scope` (here a fake first on PATH that records its argv and
+/// runs the rest), so the server is not in the service's cgroup; SIGKILL of the daemon leaves
+/// every session alive. Without systemd-run it says so and starts the server itself.
+#[test]
+fn under_systemd_the_server_is_started_in_a_scope_of_its_own() {
+    use std::os::unix::fs::PermissionsExt as _;
+    for with_systemd_run in [true, false] {
+        let server = TestServer::new();
+        let home = Home::new();
+        let config = home.config(
+            "poll_interval: 200ms\nreconcile_interval: 500ms\npools:\n  - {name: s, prefix: \"s-\", max: 2, restart: always}\n",
+        );
+        let bin = home.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let log = home.path().join("systemd-run.log");
+        if with_systemd_run {
+            let fake = bin.join("systemd-run");
+            std::fs::write(
+                &fake,
+                format!(
+                    "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nwhile [ \"$1\" != -- ]; do shift; done\nshift\nexec \"$@\"\n",
+                    log.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        // Without the fake, PATH holds no systemd-run at all: only tmux.
+        let path = if with_systemd_run {
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+        } else {
+            std::os::unix::fs::symlink(common::fake_tmux::real_tmux(), bin.join("tmux")).unwrap();
+            bin.display().to_string()
+        };
+        let mut command = home.command(&server, &config);
+        command
+            .env("INVOCATION_ID", "0123456789abcdef")
+            .env("PATH", &path);
+        let mut daemon = Daemon::spawn(command);
+        server.wait_until("the pool is up", Duration::from_secs(30), || {
+            server.session_names().len() == 2
+        });
+        if with_systemd_run {
+            let calls = std::fs::read_to_string(&log).unwrap();
+            let calls: Vec<&str> = calls.lines().collect();
+            // Tried once, then only the call that started the server.
+            assert_eq!(calls.len(), 2, "{calls:?}");
+            assert_eq!(calls[0], "--user --scope --quiet --collect -- true");
+            assert!(
+                calls[1].starts_with("--user --scope --quiet --collect -- tmux -u -L")
+                    && calls[1].contains("new-session"),
+                "{calls:?}"
+            );
+        } else {
+            // No systemd-run that works (none, or one without a user manager, as here).
+            assert!(!log.exists());
+            server.wait_until("it said so", Duration::from_secs(10), || {
+                home.log_text().contains("systemd-run cannot")
+            });
+        }
+        signal(daemon.child.id(), "KILL");
+        let _ = daemon.child.wait();
+        assert_eq!(
+            server.session_names().len(),
+            2,
+            "the sessions died with the daemon"
+        );
+    }
+}

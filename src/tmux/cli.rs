@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::args::{Arg, render_args};
+
 use super::process::{self, Failure, Shutdown};
 use super::{Endpoint, TmuxError};
 
@@ -18,6 +21,50 @@ pub struct TmuxCli {
     config_file: Option<PathBuf>,
     timeout: Duration,
     shutdown: Shutdown,
+    /// Under systemd: the server's socket, to start the server (when it is not running) in
+    /// a scope of its own, out of the service's cgroup.
+    own_scope: Option<Arc<OwnScope>>,
+}
+
+/// `systemd-run` before the command: a scope of the user's manager, quiet, collected when done.
+const SYSTEMD_RUN: [&str; 5] = ["--user", "--scope", "--quiet", "--collect", "--"];
+
+/// Starting the tmux server in a systemd scope of its own.
+#[derive(Debug)]
+struct OwnScope {
+    socket: PathBuf,
+    /// Whether `systemd-run` can start a scope here, found out once (it may be missing, or
+    /// have no user manager to talk to): without it the server starts as it would anyway.
+    usable: std::sync::OnceLock<bool>,
+}
+
+impl OwnScope {
+    fn usable(&self) -> bool {
+        *self.usable.get_or_init(|| {
+            let tried = Command::new("systemd-run")
+                .args(SYSTEMD_RUN)
+                .arg("true")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .output();
+            match tried {
+                Ok(out) if out.status.success() => true,
+                Ok(out) => {
+                    tracing::warn!(
+                        "systemd-run cannot start a scope ({}): the tmux server starts in the service's cgroup (KillMode=process still keeps it alive when the service stops)",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "systemd-run cannot be run ({e}): the tmux server starts in the service's cgroup (KillMode=process still keeps it alive when the service stops)"
+                    );
+                    false
+                }
+            }
+        })
+    }
 }
 
 /// How long one tmux invocation may take before it is killed.
@@ -32,7 +79,20 @@ impl TmuxCli {
             config_file: None,
             timeout: DEFAULT_TIMEOUT,
             shutdown: Shutdown::new(),
+            own_scope: None,
         }
+    }
+
+    /// Running under systemd (`INVOCATION_ID`): a call that would start the server (nothing
+    /// answers on `socket`) runs through `systemd-run --user --scope`, so the server and every
+    /// session live in a scope of their own and a stop of the service never kills them.
+    #[must_use]
+    pub fn with_own_scope(mut self, socket: PathBuf) -> Self {
+        self.own_scope = Some(Arc::new(OwnScope {
+            socket,
+            usable: std::sync::OnceLock::new(),
+        }));
+        self
     }
 
     #[must_use]
@@ -146,6 +206,34 @@ impl TmuxCli {
                     after: self.timeout,
                 }
             }
+            Failure::Stopped => TmuxError::Stopped,
+        })
+    }
+
+    /// Like [`run_raw`](Self::run_raw) for a call that may start the server: under systemd,
+    /// with no server answering, through `systemd-run --user --scope`.
+    pub(super) fn run_starting_server(&self, args: &[Arg]) -> Result<Output, TmuxError> {
+        let Some(scope) = &self.own_scope else {
+            return self.run_raw(args);
+        };
+        if std::os::unix::net::UnixStream::connect(&scope.socket).is_ok() {
+            return self.run_raw(args);
+        }
+        if !scope.usable() {
+            return self.run_raw(args);
+        }
+        let mut command = Command::new("systemd-run");
+        command
+            .args(SYSTEMD_RUN)
+            .arg(&self.program)
+            .args(self.base_args())
+            .args(args.iter().map(Arg::to_os_string));
+        tracing::info!("starting the tmux server in a systemd scope of its own");
+        process::run(command, self.timeout, &self.shutdown).map_err(|f| match f {
+            Failure::Spawn(e) | Failure::Io(e) => TmuxError::Io(e),
+            Failure::TimedOut => TmuxError::TimedOut {
+                after: self.timeout,
+            },
             Failure::Stopped => TmuxError::Stopped,
         })
     }

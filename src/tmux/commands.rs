@@ -145,7 +145,7 @@ impl Tmux for TmuxCli {
             Arg::plain("remain-on-exit"),
             Arg::plain("on"),
         ]);
-        let output = self.run_raw(&args)?;
+        let output = self.run_starting_server(&args)?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             let message = stderr_text(&output);

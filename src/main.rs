@@ -367,7 +367,14 @@ fn ui(config: Config, cli: &Cli) -> ExitCode {
     };
     let attach = tmux_supervisor::tui::Attach::detect(&tmux);
     let tmux: Arc<dyn Tmux> = Arc::new(tmux);
-    let result = rt.block_on(tmux_supervisor::tui::run(sup, persist, tmux, attach));
+    let again = found(cli);
+    let result = rt.block_on(tmux_supervisor::tui::run(
+        sup,
+        persist,
+        tmux,
+        attach,
+        move || again.load().map_err(|e| e.to_string()),
+    ));
     // The tmux calls were stopped; never wait long for a blocking thread.
     rt.shutdown_timeout(runner::STOP_GRACE);
     drop(guard);

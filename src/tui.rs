@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::App;
 use crate::controller::Supervisor;
-use crate::runner::{Persist, now_ms};
+use crate::runner::{Persist, Reload, now_ms};
 use crate::terminal;
 use crate::tmux::{Endpoint, Tmux, TmuxCli};
 
@@ -130,8 +130,8 @@ impl Signals {
     }
 }
 
-/// Runs the terminal UI until the operator quits or a signal (SIGTERM, SIGHUP, SIGINT)
-/// arrives. The terminal is restored on every exit path and on panic; nothing is printed
+/// Runs the terminal UI until the operator quits or SIGTERM or SIGINT arrives; SIGHUP reads
+/// the config again (`reread`) and applies it. The terminal is restored on every exit path and on panic; nothing is printed
 /// while the UI is up. Memory is saved after results and on exit.
 /// Runs the terminal UI until the operator quits or a signal (SIGTERM, SIGHUP, SIGINT)
 /// arrives. The terminal is restored on every exit path and on panic; nothing is printed
@@ -141,18 +141,11 @@ pub async fn run(
     persist: Persist,
     tmux: Arc<dyn Tmux>,
     attach: Attach,
+    reread: impl Fn() -> Reload + Send + 'static,
 ) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
     let (stop_tx, stop_rx) = mpsc::unbounded_channel();
-    let signal_task = tokio::spawn(async move {
-        loop {
-            let sig = signals.recv().await;
-            tracing::info!("{sig} received");
-            if stop_tx.send(sig).is_err() {
-                break;
-            }
-        }
-    });
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<()>();
     let mut app = App::new(sup, attach.cli.endpoint().label(), attach.switch_client);
     app.started_at = now_ms();
     app.call_timeout = attach.cli.timeout();
@@ -164,6 +157,29 @@ pub async fn run(
         "ui started"
     );
     let mut ui = Ui::new(app, persist, tmux, Arc::new(now_ms), stop_rx);
+    // SIGHUP reads the config again (as the daemon does); SIGTERM and SIGINT end the UI.
+    let signal_task = tokio::spawn(async move {
+        loop {
+            let sig = signals.recv().await;
+            tracing::info!("{sig} received");
+            let sent = if sig == "SIGHUP" {
+                reload_tx.send(()).is_ok()
+            } else {
+                stop_tx.send(sig).is_ok()
+            };
+            if !sent {
+                break;
+            }
+        }
+    });
+    let to_ui = ui.reload_tx.clone();
+    let reload_task = tokio::spawn(async move {
+        while reload_rx.recv().await.is_some() {
+            if to_ui.send(reread()).is_err() {
+                break;
+            }
+        }
+    });
     ui.test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
 
     let restore = terminal::RestoreOnDrop;
@@ -199,6 +215,7 @@ pub async fn run(
     drop(term);
     drop(restore);
     signal_task.abort();
+    reload_task.abort();
     // The tmux calls in progress stop and queued ops are dropped; what comes back is folded
     // in so the memory says which ops were not run.
     attach.cli.shutdown().trigger();

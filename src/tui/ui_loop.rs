@@ -16,7 +16,9 @@ use super::attach::Attached;
 use crate::app::{App, Effect, Msg, update};
 use crate::controller::Supervisor;
 use crate::memory::Millis;
-use crate::runner::{Clock, Persist, Work, spawn_execute, spawn_poll, ticker, wind_down};
+use crate::runner::{
+    Clock, Persist, Reload, Work, apply_reload, spawn_execute, spawn_poll, ticker, wind_down,
+};
 use crate::tmux::{Target, Tmux};
 use crate::ui;
 
@@ -87,6 +89,9 @@ pub(super) struct Ui {
     /// Where input is sent: the terminal's reader, switch-client's failures.
     pub input_tx: mpsc::UnboundedSender<Input>,
     stop_rx: mpsc::UnboundedReceiver<&'static str>,
+    /// Configs read again (SIGHUP), applied at once.
+    pub reload_tx: mpsc::UnboundedSender<Reload>,
+    reload_rx: mpsc::UnboundedReceiver<Reload>,
     clock: Arc<Clock>,
     /// The `!` key panics (for the test that the terminal is restored).
     pub test_panic: bool,
@@ -104,6 +109,7 @@ impl Ui {
     ) -> Self {
         let (work_tx, work_rx) = mpsc::unbounded_channel::<Work>();
         let (input_tx, input_rx) = mpsc::unbounded_channel::<Input>();
+        let (reload_tx, reload_rx) = mpsc::unbounded_channel::<Reload>();
         Ui {
             fxr: Performer {
                 tmux,
@@ -118,6 +124,8 @@ impl Ui {
             input_rx,
             input_tx,
             stop_rx,
+            reload_tx,
+            reload_rx,
             clock,
             test_panic: false,
         }
@@ -147,6 +155,10 @@ impl Ui {
             let mut failed = None;
             tokio::select! {
                 sig = self.stop_rx.recv() => return Exit::Stopped(sig.unwrap_or("stop")),
+                Some(r) = self.reload_rx.recv() => {
+                    self.reload(r);
+                    dirty = true;
+                }
                 Some(i) = self.input_rx.recv() => push_input(i, &mut msgs, &mut failed),
                 Some(w) = self.work_rx.recv() => msgs.push(work_msg(w)),
                 _ = self.fxr.poll_tick.tick(), if !self.app.polling() => msgs.push(Msg::PollTick),
@@ -203,6 +215,20 @@ impl Ui {
         }
     }
 
+    /// A config read again: applied at once, memory kept (or refused, the one in use kept).
+    fn reload(&mut self, reload: Reload) {
+        let now = self.now();
+        apply_reload(
+            &mut self.app.sup,
+            reload,
+            now,
+            &mut self.fxr.poll_tick,
+            &mut self.reconcile_tick,
+        );
+        self.fxr.poll_tick.reset_immediately();
+        self.fxr.persist.save(&mut self.app.sup, now);
+    }
+
     fn check_test_panic(&self, msg: &Msg) {
         if self.test_panic
             && let Msg::Key(k) = msg
@@ -252,6 +278,10 @@ impl Ui {
                     continue;
                 }
                 Some(w) = self.work_rx.recv() => work_msg(w),
+                Some(r) = self.reload_rx.recv() => {
+                    self.reload(r);
+                    continue;
+                }
                 _ = self.fxr.poll_tick.tick(), if !self.app.polling() && end.is_some() => {
                     Msg::PollTick
                 }

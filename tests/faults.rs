@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fake_tmux::FakeTmux;
-use common::process::{Daemon, Home, signal, start_times};
+use common::process::{Daemon, Home, PATIENCE, signal, start_times};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
 use tmux_supervisor::config::Config;
@@ -111,27 +111,6 @@ fn assert_only_slots_acted_on(state: &Value, slots: &[String]) {
     }
 }
 
-/// How long a daemon may take to do what a test waits for. Generous: a passing test never
-/// waits this long, and a loaded CI machine (other builds, other tmux servers) must not fail.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Polls `f` every 50 ms until it is true; on timeout, panics with the end of the daemon log.
-fn wait_logged(home: &Home, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        if Instant::now() >= deadline {
-            let log = home.log_text();
-            let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            panic!(
-                "timed out after {PATIENCE:?} waiting until {what}; end of the log:\n{}",
-                tail.join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -181,15 +160,13 @@ fn server_killed_and_restarted_with_other_sessions_only_the_pool_is_recreated() 
     let mut want = auto_pool();
     want.push("main".into());
     let want = sorted(want);
-    wait_logged(&home, "the pool is up", || {
-        sorted(server.session_names()) == want
-    });
+    home.wait("the pool is up", || sorted(server.session_names()) == want);
 
     // Killed: the pool comes back on a new server, and nothing else does. Once the pool's
     // starts are in the state file, everything planned with them has run.
     let killed = runner::now_ms();
     server.kill_server();
-    wait_logged(&home, "the pool is back and its starts recorded", || {
+    home.wait("the pool is back and its starts recorded", || {
         sorted(server.session_names()) == auto_pool()
             && home.all_started_since(&server, &auto_pool(), killed)
     });
@@ -200,7 +177,7 @@ fn server_killed_and_restarted_with_other_sessions_only_the_pool_is_recreated() 
     server.kill_server();
     // The dying server may still answer ("server exited unexpectedly"): retry until both
     // exist, on whichever server comes up first (ours or the daemon's).
-    wait_logged(&home, "main and ccl-auto0 exist", || {
+    home.wait("main and ccl-auto0 exist", || {
         let names = server.session_names();
         let mut all = true;
         for name in ["main", "ccl-auto0"] {
@@ -219,8 +196,7 @@ fn server_killed_and_restarted_with_other_sessions_only_the_pool_is_recreated() 
     let mut want = auto_pool();
     want.extend(["main".into(), "ccl-auto0".into()]);
     let want = sorted(want);
-    wait_logged(
-        &home,
+    home.wait(
         "the pool is back beside them and its starts recorded",
         || {
             sorted(server.session_names()) == want
@@ -250,29 +226,22 @@ fn socket_deleted_the_pool_is_recreated_on_a_new_server() {
     let config = home.config(PRODUCTION_FAST);
     server.new_session("main");
     let mut daemon = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "the pool is up", || {
-        server.session_names().len() == 11
-    });
+    home.wait("the pool is up", || server.session_names().len() == 11);
     let old_pid = server_pid(&server).unwrap();
     // The old server keeps running, unreachable: this test must end it.
     let _old = KillOnDrop(old_pid);
 
     let deleted = runner::now_ms();
     std::fs::remove_file(server.socket_path().unwrap()).unwrap();
-    wait_logged(
-        &home,
+    home.wait(
         "a new server at that socket holds the pool (and only the pool)",
         || server_pid(&server).is_some_and(|p| p != old_pid),
     );
     // Once the pool's starts are in the state file, everything planned with them has run.
-    wait_logged(
-        &home,
-        "the pool is complete and its starts recorded",
-        || {
-            sorted(server.session_names()) == auto_pool()
-                && home.all_started_since(&server, &auto_pool(), deleted)
-        },
-    );
+    home.wait("the pool is complete and its starts recorded", || {
+        sorted(server.session_names()) == auto_pool()
+            && home.all_started_since(&server, &auto_pool(), deleted)
+    });
     assert!(pid_alive(old_pid), "the old server was killed");
     assert_eq!(sorted(server.session_names()), auto_pool());
     assert!(daemon.alive(), "the daemon died when the socket went away");
@@ -424,9 +393,7 @@ pools:
     );
     let fake = FakeTmux::new("mixed");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
-    wait_logged(&home, "several polls", || {
-        fake.calls_with("list-panes") >= 15
-    });
+    home.wait("several polls", || fake.calls_with("list-panes") >= 15);
     assert!(daemon.alive(), "the daemon died on garbage");
     let (code, stderr) = daemon.stop();
     assert_eq!(code, Some(0), "{stderr}");
@@ -472,15 +439,11 @@ pools:
     .unwrap();
     let fake = FakeTmux::new("sessions");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
-    wait_logged(
-        &home,
-        "a respawn, a create and a capture were issued",
-        || {
-            let calls = fake.calls();
-            let has = |w: &str| calls.iter().any(|c| c.iter().any(|a| a == w));
-            has("respawn-pane") && has("new-session") && has("capture-pane")
-        },
-    );
+    home.wait("a respawn, a create and a capture were issued", || {
+        let calls = fake.calls();
+        let has = |w: &str| calls.iter().any(|c| c.iter().any(|a| a == w));
+        has("respawn-pane") && has("new-session") && has("capture-pane")
+    });
     let (code, stderr) = daemon.stop();
     assert_eq!(code, Some(0), "{stderr}");
     let out = fake
@@ -585,7 +548,7 @@ backoff:
     ));
     let started = Instant::now();
     let mut daemon = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "the healthy pool is up", || {
+    home.wait("the healthy pool is up", || {
         let names = server.session_names();
         names.contains(&"ok-0".into()) && names.contains(&"ok-1".into())
     });
@@ -658,7 +621,7 @@ fn failing_slots_back_off(home: &Home, server: &TestServer, started: Instant) ->
     // loop_tests' `a_crash_loop_restarts_at_once_then_backs_off_doubling`.)
     let mut planned: BTreeMap<&str, BTreeMap<u64, i64>> = BTreeMap::new();
     let mut state = Value::Null;
-    wait_logged(home, "three restarts of each failing slot, done", || {
+    home.wait("three restarts of each failing slot, done", || {
         state = home.state(server);
         let evs = events(&state);
         let mut all = true;
@@ -768,10 +731,8 @@ pools:
     let fake = FakeTmux::new("race");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
     let want = sorted(["main", "race-0", "race-1", "race-2"]);
-    wait_logged(&home, "the pool exists", || {
-        sorted(server.session_names()) == want
-    });
-    wait_logged(&home, "the daemon saw each create lose", || {
+    home.wait("the pool exists", || sorted(server.session_names()) == want);
+    home.wait("the daemon saw each create lose", || {
         events(&home.state(&server))
             .iter()
             .filter(|(_, _, t)| t.contains("already existed"))
@@ -783,7 +744,7 @@ pools:
     // op that tick started.
     let ids = session_ids(&server);
     let polls = fake.calls_with("list-panes");
-    wait_logged(&home, "five more polls", || {
+    home.wait("five more polls", || {
         fake.calls_with("list-panes") >= polls + 5
     });
     assert_eq!(session_ids(&server), ids, "a session was replaced");
@@ -823,7 +784,7 @@ pools:
     let fake = FakeTmux::new("vanish");
     let started = Instant::now();
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
-    wait_logged(&home, "both slots exist", || {
+    home.wait("both slots exist", || {
         sorted(server.session_names()) == ["gone-0", "gone-1", "main"]
     });
     let took = started.elapsed();
@@ -863,7 +824,7 @@ pools:
     // The log goes elsewhere (--log-file): the lock cannot be taken, so nothing is done (a
     // second supervisor could be acting); the plan is still made, and said.
     let mut daemon = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "the plan is made but not acted on", || {
+    home.wait("the plan is made but not acted on", || {
         home.log_text()
             .contains("not acting on the plan: create st-0, create st-1")
     });
@@ -893,7 +854,7 @@ pools:
     let fake = FakeTmux::new("passthrough");
     c.env("PATH", fake.path_env());
     let mut daemon = Daemon::spawn(c);
-    wait_logged(&home, "a few polls", || fake.calls_with("list-panes") >= 3);
+    home.wait("a few polls", || fake.calls_with("list-panes") >= 3);
     let (code, stderr) = daemon.stop();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("not acting on the plan"), "{stderr}");
@@ -920,7 +881,7 @@ pools:
     let path = home.state_path(&server);
     // A good file to cut short.
     let mut d = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "a state file", || {
+    home.wait("a state file", || {
         home.state(&server)["slots"]["st-0"]["last_state"] == "idle"
     });
     d.stop();
@@ -948,8 +909,7 @@ pools:
         std::fs::write(&path, &bytes).unwrap();
         server.tmux_ok(&["kill-session", "-t", "=st-0:"]);
         let mut d = Daemon::start(&home, &server, &config);
-        wait_logged(
-            &home,
+        home.wait(
             &format!("{what}: st-0 is back and the state rewritten"),
             || {
                 server.session_names() == ["st-0"]
@@ -985,7 +945,7 @@ pools:
     std::fs::create_dir_all(path.join("in-the-way")).unwrap();
     server.tmux_ok(&["kill-session", "-t", "=st-0:"]);
     let mut d = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "st-0 is back", || server.session_names() == ["st-0"]);
+    home.wait("st-0 is back", || server.session_names() == ["st-0"]);
     assert!(d.alive());
     let (code, stderr) = d.stop();
     assert_eq!(code, Some(0), "{stderr}");
@@ -1064,7 +1024,7 @@ fn a_state_dir_others_can_write_to_is_refused_and_check_reads_it_with_a_warning(
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let mut d = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "the daemon exits", || !d.alive());
+    home.wait("the daemon exits", || !d.alive());
     let (code, stderr) = d.stop();
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
@@ -1098,7 +1058,7 @@ fn a_state_dir_others_can_write_to_is_refused_and_check_reads_it_with_a_warning(
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     if std::os::unix::fs::chown(&dir, Some(65_534), None).is_ok() {
         let mut d = Daemon::start(&home, &server, &config);
-        wait_logged(&home, "the daemon exits", || !d.alive());
+        home.wait("the daemon exits", || !d.alive());
         let (code, stderr) = d.stop();
         assert_eq!(code, Some(2), "{stderr}");
         assert!(stderr.contains("belongs to uid 65534"), "{stderr}");
@@ -1134,7 +1094,7 @@ fn symlinks_planted_in_the_state_dir_are_never_followed() {
     symlink(&target, &copy).unwrap();
 
     let mut d = Daemon::spawn(command_with_daily_log(&home, &server, &config));
-    wait_logged(&home, "st-0 is up and the state file rewritten", || {
+    home.wait("st-0 is up and the state file rewritten", || {
         server.session_names() == ["st-0"]
             && home.state(&server)["version"] == tmux_supervisor::memory::STATE_VERSION
             && home.state(&server)["slots"]["st-0"]["last_state"] == "idle"
@@ -1159,13 +1119,13 @@ fn symlinks_planted_in_the_state_dir_are_never_followed() {
     std::fs::remove_file(&store.lock_path).unwrap();
     symlink(&target, &store.lock_path).unwrap();
     let mut d = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "it says why it only observes", || {
+    home.wait("it says why it only observes", || {
         home.log_text()
             .contains("observe-only until it can be taken")
     });
     unchanged();
     std::fs::remove_file(&store.lock_path).unwrap();
-    wait_logged(&home, "it takes the lock and st-0 is back", || {
+    home.wait("it takes the lock and st-0 is back", || {
         server.session_names() == ["st-0"]
     });
     let (code, stderr) = d.stop();
@@ -1198,7 +1158,7 @@ fn slots_that_left_the_config_are_forgotten_and_their_events_kept() {
     std::fs::create_dir_all(home.state_dir()).unwrap();
     std::fs::write(home.state_path(&server), memory.to_string()).unwrap();
     let mut d = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "the state file holds the 5 slots, all up", || {
+    home.wait("the state file holds the 5 slots, all up", || {
         let state = home.state(&server);
         state["slots"]
             .as_object()
@@ -1231,7 +1191,7 @@ fn daily_logs_beyond_seven_are_deleted_when_logging_starts() {
     std::fs::write(dir.join("tmux-supervisor.log.keep-me"), "mine\n").unwrap();
     let today = format!("tmux-supervisor.log.{}", utc_date(0));
     let mut d = Daemon::spawn(command_with_daily_log(&home, &server, &config));
-    wait_logged(&home, "seven daily logs, today's written to", || {
+    home.wait("seven daily logs, today's written to", || {
         daily_logs(&dir).len() == 8
             && std::fs::read_to_string(dir.join(&today)).is_ok_and(|t| !t.is_empty())
     });
@@ -1268,18 +1228,18 @@ pools:
     b.new_session("main-b");
     let mut da = Daemon::start(&home, &a, &config);
     let mut db = Daemon::start(&home, &b, &config);
-    wait_logged(&home, "pool on a", || {
+    home.wait("pool on a", || {
         sorted(a.session_names()) == ["main-a", "two-0", "two-1"]
     });
-    wait_logged(&home, "pool on b", || {
+    home.wait("pool on b", || {
         sorted(b.session_names()) == ["main-b", "two-0", "two-1"]
     });
     a.tmux_ok(&["kill-session", "-t", "=two-1:"]);
     b.tmux_ok(&["kill-session", "-t", "=two-0:"]);
-    wait_logged(&home, "a's two-1 back", || {
+    home.wait("a's two-1 back", || {
         sorted(a.session_names()) == ["main-a", "two-0", "two-1"]
     });
-    wait_logged(&home, "b's two-0 back", || {
+    home.wait("b's two-0 back", || {
         sorted(b.session_names()) == ["main-b", "two-0", "two-1"]
     });
     let (ca, ea) = da.stop();
@@ -1305,16 +1265,16 @@ fn one_server_reached_through_tmux_and_by_name_has_one_reconciler_and_one_memory
     let mut inside = home.command_without_server(&config, &inside_log);
     inside.env("TMUX", format!("{},{pid},0", socket.display()));
     let mut inside = Daemon::spawn(inside);
-    wait_logged(&home, "the daemon inside created one-0", || {
+    home.wait("the daemon inside created one-0", || {
         sorted(server.session_names()) == ["main", "one-0"]
     });
     // Started outside with -L NAME: the same server, so it only observes.
     let mut outside = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "the daemon outside says it only observes", || {
+    home.wait("the daemon outside says it only observes", || {
         home.log_text().contains("observe-only")
     });
     server.tmux_ok(&["kill-session", "-t", "=one-0:"]);
-    wait_logged(&home, "one-0 is back and its restart counted", || {
+    home.wait("one-0 is back and its restart counted", || {
         sorted(server.session_names()) == ["main", "one-0"]
             && home.state(&server)["slots"]["one-0"]["restarts"] == 1
     });
@@ -1346,10 +1306,10 @@ fn sockets_named_a_dot_b_and_a_underscore_b_are_two_servers_each_with_its_pool()
     );
     let mut dd = Daemon::start(&home, &dot, &config);
     let mut du = Daemon::start(&home, &under, &config);
-    wait_logged(&home, "the pool on a.b", || {
+    home.wait("the pool on a.b", || {
         sorted(dot.session_names()) == ["two-0", "two-1"]
     });
-    wait_logged(&home, "the pool on a_b", || {
+    home.wait("the pool on a_b", || {
         sorted(under.session_names()) == ["two-0", "two-1"]
     });
     let (cd, ed) = dd.stop();
@@ -1402,7 +1362,7 @@ pools:
     let mut daemon = Daemon::start(&home, &server, &config);
     // Once the starts are in the state file everything planned with them has run, and once
     // every slot shows idle and no longer in flight a poll after them has been taken in.
-    wait_logged(&home, "the 10 slots exist, recorded and seen idle", || {
+    home.wait("the 10 slots exist, recorded and seen idle", || {
         let state = home.state(&server);
         session_ids(&server).len() == 1000
             && home.all_started_since(&server, &auto_pool(), 0)
@@ -1451,7 +1411,7 @@ fn state_file_lock_and_state_dir_are_private() {
         "poll_interval: 300ms\npools:\n  - name: p\n    prefix: \"p-\"\n    max: 1\n    restart: always\n",
     );
     let mut d = Daemon::start(&home, &server, &config);
-    wait_logged(&home, "the state file is written", || {
+    home.wait("the state file is written", || {
         home.state(&server)["slots"]["p-0"]["last_state"] == "idle"
     });
     d.stop();
@@ -1472,7 +1432,7 @@ fn state_file_lock_and_state_dir_are_private() {
         .env("XDG_STATE_HOME", home.path().join("state"))
         .stdin(Stdio::null());
     let mut d = Daemon::spawn(c);
-    wait_logged(&home, "the state file is written", || {
+    home.wait("the state file is written", || {
         home.state(&server)["slots"]["p-0"]["last_state"] == "idle"
     });
     d.stop();

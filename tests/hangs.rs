@@ -36,22 +36,6 @@ fn small_with_status_file(path: &Path) -> String {
     format!("{SMALL}status_file: \"{}\"\n", path.display())
 }
 
-fn wait_until(home: &Home, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        if Instant::now() >= deadline {
-            let log = home.log_text();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            panic!(
-                "timed out after {PATIENCE:?} waiting until {what}; end of the log:\n{}",
-                tail.join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn server_pid(server: &TestServer) -> u32 {
     server
         .tmux_ok(&["display-message", "-p", "#{pid}"])
@@ -159,7 +143,7 @@ fn calls_to_a_frozen_server_time_out_without_leaking_threads_or_descriptors() {
     // Every poll times out after 1 s; the next one starts when it is back. Sample the daemon
     // while twelve polls are made: (polls started, threads, descriptors).
     let mut samples: Vec<(usize, usize, usize)> = Vec::new();
-    wait_until(&home, "twelve polls were started", || {
+    home.wait("twelve polls were started", || {
         let started = fake.calls_with("list-panes");
         let (threads, fds) = threads_and_fds(pid);
         samples.push((started, threads, fds));
@@ -194,14 +178,14 @@ fn calls_to_a_frozen_server_time_out_without_leaking_threads_or_descriptors() {
     );
     // Said once, not once per failed poll.
     let said = "poll failed: tmux did not answer within 1 s";
-    wait_until(&home, "the timeout is in the event log", || {
+    home.wait("the timeout is in the event log", || {
         !events_with(&home, &server, said).is_empty()
     });
     assert_eq!(events_with(&home, &server, said).len(), 1);
 
     // Thawed, the server is read again and the pool is created.
     drop(frozen);
-    wait_until(&home, "the pool exists after the thaw", || {
+    home.wait("the pool exists after the thaw", || {
         has_pool(&server, &SMALL_POOL)
     });
     let (code, stderr) = daemon.stop();
@@ -222,7 +206,7 @@ fn sigterm_during_a_pass_of_creates_on_a_frozen_server_exits_within_one_call_tim
     command.env(TIMEOUT_ENV, "5s");
     let mut daemon = Daemon::spawn(command);
     let frozen_pid = fake.log_path().with_extension("log.frozen");
-    wait_until(&home, "the first create froze the server", || {
+    home.wait("the first create froze the server", || {
         std::fs::read_to_string(&frozen_pid).is_ok_and(|t| t.ends_with('\n'))
     });
     assert_eq!(fake.calls_with("new-session"), 1);
@@ -274,8 +258,8 @@ fn a_fifo_as_status_file_blocks_neither_the_pool_nor_sigterm() {
     mkfifo(&fifo);
     let config = home.config(&small_with_status_file(&fifo));
     let mut daemon = Daemon::start(&home, &server, &config);
-    wait_until(&home, "the pool exists", || has_pool(&server, &SMALL_POOL));
-    wait_until(&home, "the FIFO is named in the log", || {
+    home.wait("the pool exists", || has_pool(&server, &SMALL_POOL));
+    home.wait("the FIFO is named in the log", || {
         home.log_text()
             .contains("is a named pipe (FIFO), not a regular file")
     });
@@ -337,9 +321,9 @@ fn dev_zero_as_status_file_is_not_read_and_the_polls_go_on() {
     let config = home.config(&small_with_status_file(Path::new("/dev/zero")));
     let fake = FakeTmux::new("passthrough");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
-    wait_until(&home, "the pool exists", || has_pool(&server, &SMALL_POOL));
+    home.wait("the pool exists", || has_pool(&server, &SMALL_POOL));
     let polls = fake.calls_with("list-panes");
-    wait_until(&home, "three more polls", || {
+    home.wait("three more polls", || {
         fake.calls_with("list-panes") >= polls + 3
     });
     // Nothing was read: the daemon stayed small (reading /dev/zero grows without end).
@@ -365,11 +349,11 @@ fn a_directory_as_status_file_is_said_once_not_every_poll() {
     let fake = FakeTmux::new("passthrough");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
     let path = dir.display().to_string();
-    wait_until(&home, "the directory is named in the log", || {
+    home.wait("the directory is named in the log", || {
         home.log_text().contains(&path)
     });
     let polls = fake.calls_with("list-panes");
-    wait_until(&home, "five more polls", || {
+    home.wait("five more polls", || {
         fake.calls_with("list-panes") >= polls + 5
     });
     let (code, stderr) = daemon.stop();

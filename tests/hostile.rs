@@ -6,31 +6,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::fake_tmux::FakeTmux;
 use common::process::{Daemon, Home};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
-
-/// Long enough for a loaded CI machine; a passing test never waits this long.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-fn wait(home: &Home, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !f() {
-        if Instant::now() >= deadline {
-            let log = home.log_text();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            panic!(
-                "timed out waiting until {what}; end of the log:\n{}",
-                tail.join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// One pane as tmux reports it, read with a format of plain fields only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +116,7 @@ fn a_pane_path_or_command_forging_a_line_never_creates_hides_or_redirects_a_slot
         "exec -a \"$0\" sleep 1000",
         &argv0,
     ]);
-    wait(&home, "tmux reports the forged path and command", || {
+    home.wait("tmux reports the forged path and command", || {
         let out = server.tmux(&[
             "list-panes",
             "-a",
@@ -160,7 +139,7 @@ fn a_pane_path_or_command_forging_a_line_never_creates_hides_or_redirects_a_slot
     // The daemon creates the real pool and never touches `main` or `w`.
     let fake = FakeTmux::new("passthrough");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
-    wait(&home, "the whole auto pool exists", || {
+    home.wait("the whole auto pool exists", || {
         let names: Vec<String> = panes(&server).into_iter().map(|p| p.session).collect();
         auto_pool().iter().all(|s| names.contains(s))
     });
@@ -216,7 +195,7 @@ pools:
     let theirs = panes_of(&server, "ccl-auto-13")[0].clone();
     let fake = FakeTmux::new("passthrough");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
-    wait(&home, "ccl-auto-11 and ccl-auto-12 exist", || {
+    home.wait("ccl-auto-11 and ccl-auto-12 exist", || {
         !panes_of(&server, "ccl-auto-11").is_empty() && !panes_of(&server, "ccl-auto-12").is_empty()
     });
     let ours11 = panes_of(&server, "ccl-auto-11")[0].clone();
@@ -224,7 +203,7 @@ pools:
 
     // The wrapped agents run on, poll after poll, reconcile after reconcile.
     let polls = fake.calls_with("list-panes");
-    wait(&home, "fifteen more polls", || {
+    home.wait("fifteen more polls", || {
         fake.calls_with("list-panes") >= polls + 15
     });
     assert!(respawned(&fake).is_empty(), "{:?}", respawned(&fake));
@@ -248,16 +227,16 @@ pools:
     server.tmux_ok(&["send-keys", "-t", &theirs.id, "Enter"]);
 
     // Each pane the supervisor started comes back in its place; nothing else moves.
-    wait(&home, "both agent panes are respawned in place", || {
+    home.wait("both agent panes are respawned in place", || {
         [&ours11, &ours12]
             .iter()
             .all(|o| pane_by_id(&server, &o.id).is_some_and(|p| !p.dead && p.pid != o.pid))
     });
-    wait(&home, "ccl-auto-13 is seen dead", || {
+    home.wait("ccl-auto-13 is seen dead", || {
         pane_by_id(&server, &theirs.id).is_some_and(|p| p.dead)
     });
     let polls = fake.calls_with("list-panes");
-    wait(&home, "ten more polls", || {
+    home.wait("ten more polls", || {
         fake.calls_with("list-panes") >= polls + 10
     });
     let (code, stderr) = daemon.stop();
@@ -308,7 +287,7 @@ pools:
     // No server runs: the daemon's first create starts it.
     assert!(!server.is_running());
     let mut daemon = Daemon::start(&home, &server, &config);
-    wait(&home, "the agent got its environment", || {
+    home.wait("the agent got its environment", || {
         std::fs::read_to_string(&out).is_ok_and(|s| s == secret)
     });
     let pid = server.tmux_ok(&["display-message", "-p", "#{pid}"]);
@@ -385,13 +364,13 @@ pools:
     // Both agents die while no supervisor runs.
     common::process::signal(ours.pid, "KILL");
     common::process::signal(theirs.pid, "KILL");
-    wait(&home, "both panes are dead", || {
+    home.wait("both panes are dead", || {
         pane_by_id(&server, &ours.id).is_some_and(|p| p.dead)
             && pane_by_id(&server, &theirs.id).is_some_and(|p| p.dead)
     });
     let fake = FakeTmux::new("passthrough");
     let mut daemon = Daemon::spawn(fake.command(&home, &server, &config));
-    wait(&home, "ccl-auto-11 is respawned in place", || {
+    home.wait("ccl-auto-11 is respawned in place", || {
         pane_by_id(&server, &ours.id).is_some_and(|p| !p.dead && p.pid != ours.pid)
     });
     let (code, stderr) = daemon.stop();
@@ -434,7 +413,7 @@ pools:
             ])
             .stdout
     };
-    wait(&home, "ccl-auto-11 runs a shell", || {
+    home.wait("ccl-auto-11 runs a shell", || {
         let out = String::from_utf8_lossy(&command(&server)).into_owned();
         out.starts_with('|') && !out.contains("sleep")
     });
@@ -448,12 +427,12 @@ pools:
         "Enter",
     ]);
     let seen = home.path().join("seen");
-    wait(&home, "the shell has the environment", || {
+    home.wait("the shell has the environment", || {
         std::fs::read_to_string(&seen).is_ok_and(|s| s.trim() == "[a=b]")
     });
     // Its shell killed, the slot comes back running a shell again.
     common::process::signal(first.pid, "KILL");
-    wait(&home, "ccl-auto-11 is restarted with a shell", || {
+    home.wait("ccl-auto-11 is restarted with a shell", || {
         pane_by_id(&server, &first.id).is_some_and(|p| !p.dead && p.pid != first.pid)
             && String::from_utf8_lossy(&command(&server)).starts_with('|')
     });

@@ -14,22 +14,8 @@ pub mod process;
 
 /// The production layout (manual `ccl-0..9` never restarted, auto `ccl-auto-11..20` kept
 /// alive), polled fast so tests see changes quickly.
-pub const PRODUCTION_FAST: &str = r#"
-poll_interval: 500ms
-reconcile_interval: 1s
-pools:
-  - name: manual
-    prefix: "ccl-"
-    start_index: 0
-    max: 10
-    restart: never
-  - name: auto
-    prefix: "ccl-auto-"
-    start_index: 11
-    max: 10
-    min: 10
-    restart: always
-"#;
+#[allow(unused_imports)]
+pub use tmux_supervisor::fixtures::PRODUCTION_FAST;
 
 /// The names of the production auto pool.
 pub fn auto_pool() -> Vec<String> {

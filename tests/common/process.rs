@@ -14,7 +14,29 @@ pub struct Home {
     pub dir: tempfile::TempDir,
 }
 
+/// How long a supervisor may take to do what a test waits for. Generous: a passing test never
+/// waits this long, and a loaded CI machine (other builds, other tmux servers) must not fail.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
 impl Home {
+    /// Polls `f` every 20 ms until it is true; after [`PATIENCE`], panics with the end of
+    /// this home's log.
+    pub fn wait(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !f() {
+            if Instant::now() >= deadline {
+                let log = self.log_text();
+                let tail: Vec<&str> = log.lines().rev().take(60).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "timed out after {PATIENCE:?} waiting until {what}; end of the log:\n{}",
+                    tail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn new() -> Self {
         Home {
             dir: tempfile::tempdir().unwrap(),

@@ -85,6 +85,19 @@ pub struct Config {
     pub agent: AgentConfig,
     pub status_file: Option<PathBuf>,
     pub state_dir: PathBuf,
+    /// Where the daemon serves Prometheus metrics (`/metrics`), if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+/// A metrics address: a bare port (`9464`) is on loopback; any other address only as named
+/// (`0.0.0.0:9464`, `[::1]:9464`).
+pub fn metrics_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!("`{text}` is not a port or an address with a port (`9464`, `127.0.0.1:9464`)")
+    })
 }
 
 /// A pool of numbered sessions `prefix + index`.
@@ -180,6 +193,22 @@ impl Config {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn a_metrics_port_alone_is_on_loopback_and_an_address_as_named() {
+        assert_eq!(metrics_addr("9464").unwrap().to_string(), "127.0.0.1:9464");
+        assert_eq!(
+            metrics_addr("0.0.0.0:9464").unwrap().to_string(),
+            "0.0.0.0:9464"
+        );
+        assert_eq!(metrics_addr("[::1]:9").unwrap().to_string(), "[::1]:9");
+        assert!(metrics_addr("localhost").is_err());
+        let err = Config::parse("metrics: nowhere\npools: []\n", "m.yaml").unwrap_err();
+        assert!(err.to_string().contains("m.yaml:1:"), "{err}");
+        assert!(err.to_string().contains("`nowhere` is not a port"), "{err}");
+        let ok = Config::parse("metrics: 9464\npools: []\n", "m.yaml").unwrap();
+        assert_eq!(ok.metrics.unwrap().to_string(), "127.0.0.1:9464");
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse_with_home(text, "test.yaml", Path::new("/home/op"))

@@ -191,6 +191,26 @@ fn is_daily_name(name: &str) -> bool {
         })
 }
 
+/// Starts logging to `target`; if it cannot be written, says so on stderr and, with
+/// `stderr_fallback` (the daemon), logs to stderr instead. Keep the guard until exit.
+pub fn start(target: &LogTarget, verbose: u8, stderr_fallback: bool) -> Option<WorkerGuard> {
+    match init(target, verbose) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!(
+                "tmux-supervisor: cannot write the log {}: {e}",
+                target.describe()
+            );
+            if stderr_fallback {
+                let _ = tracing_subscriber::fmt()
+                    .with_writer(std::io::stderr)
+                    .try_init();
+            }
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

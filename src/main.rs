@@ -70,7 +70,12 @@ enum Command {
         json: bool,
     },
     /// Headless: poll, reconcile and log, for systemd or a tmux window.
-    Daemon,
+    Daemon {
+        /// Serve Prometheus metrics on `/metrics` here: a port (on loopback) or an address
+        /// with a port [default: the config's `metrics`, else none].
+        #[arg(long, value_name = "ADDR", value_parser = tmux_supervisor::config::metrics_addr)]
+        metrics: Option<std::net::SocketAddr>,
+    },
     /// Print a shell completion script: `source <(tmux-supervisor completions bash)`.
     Completions {
         #[arg(value_enum)]
@@ -92,7 +97,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // What needs no config.
     if cli.version {
-        println!("{}", version_text());
+        println!(
+            "tmux-supervisor {}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            TmuxCli::found_on_path()
+        );
         return ExitCode::SUCCESS;
     }
     match &cli.command {
@@ -115,20 +124,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Check { json }) => check(&config, json),
-        Some(Command::Daemon) => daemon(config, &cli),
+        Some(Command::Daemon { metrics }) => {
+            let at = metrics.or(config.metrics);
+            daemon(config, &cli, at)
+        }
         // Handled before the config is read.
         Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS,
         None => ui(config, &cli),
     }
-}
-
-/// `tmux-supervisor 0.1.0`, then the tmux on PATH: its version, or why there is none.
-fn version_text() -> String {
-    let tmux = match TmuxCli::new(tmux_supervisor::tmux::Endpoint::default()).check_version() {
-        Ok(v) => format!("tmux {v} (on PATH)"),
-        Err(e) => format!("{e}"),
-    };
-    format!("tmux-supervisor {}\n{tmux}", env!("CARGO_PKG_VERSION"))
 }
 
 /// `completions SHELL`: the script on stdout.
@@ -250,37 +253,14 @@ fn log_target(config: &Config, cli: &Cli) -> LogTarget {
     )
 }
 
-/// Starts file logging; if the log cannot be written, says so on stderr and logs there.
+/// Starts file logging; if the log cannot be written, says so on stderr (and, for the
+/// daemon, logs there instead).
 fn start_logging(
     config: &Config,
     cli: &Cli,
     stderr_fallback: bool,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let target = log_target(config, cli);
-    match logging::init(&target, cli.verbose) {
-        Ok(g) => Some(g),
-        Err(e) => {
-            eprintln!(
-                "tmux-supervisor: cannot write the log {}: {e}",
-                target.describe()
-            );
-            if stderr_fallback {
-                let _ = tracing_subscriber::fmt()
-                    .with_writer(std::io::stderr)
-                    .try_init();
-            }
-            None
-        }
-    }
-}
-
-/// The async runtime: one worker for the owning task, a few blocking threads for tmux.
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(4)
-        .enable_all()
-        .build()
+    logging::start(&log_target(config, cli), cli.verbose, stderr_fallback)
 }
 
 /// What `daemon` and the UI both need: the checked tmux client, the runtime, and a
@@ -294,7 +274,7 @@ fn start(
         eprintln!("{e}");
         ExitCode::from(EXIT_ERROR)
     })?;
-    let rt = runtime().map_err(|e| {
+    let rt = runner::runtime().map_err(|e| {
         eprintln!("tmux-supervisor: cannot start the runtime: {e}");
         ExitCode::from(EXIT_ERROR)
     })?;
@@ -305,7 +285,7 @@ fn start(
 }
 
 /// `daemon`: poll + reconcile + log until SIGTERM, SIGINT or SIGHUP.
-fn daemon(config: Config, cli: &Cli) -> ExitCode {
+fn daemon(config: Config, cli: &Cli, metrics_at: Option<std::net::SocketAddr>) -> ExitCode {
     if let Err(code) = trusted_state_dir(&config) {
         return code;
     }
@@ -330,6 +310,14 @@ fn daemon(config: Config, cli: &Cli) -> ExitCode {
     let tmux: Arc<dyn Tmux> = Arc::new(tmux);
     let (reload_tx, reloads) = tokio::sync::mpsc::unbounded_channel();
     let again = found(cli);
+    let metrics = match metrics_at.map(|addr| runner::start_metrics(&rt, addr)) {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(e)) => {
+            eprintln!("tmux-supervisor: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     rt.block_on(runner::run_daemon(
         sup,
         persist,
@@ -339,8 +327,11 @@ fn daemon(config: Config, cli: &Cli) -> ExitCode {
             let _ = reload_tx.send(again.load().map_err(|e| e.to_string()));
         }),
         reloads,
-        stop,
-        &runner::now_ms,
+        runner::Kit {
+            stop,
+            clock: &runner::now_ms,
+            metrics,
+        },
     ));
     // The tmux calls were stopped; never wait long for a blocking thread.
     rt.shutdown_timeout(runner::STOP_GRACE);

@@ -179,6 +179,16 @@ pub fn spawn_execute(tmux: Arc<dyn Tmux>, jobs: Vec<OpJob>, tx: mpsc::UnboundedS
     });
 }
 
+/// The async runtime of the daemon and the UI: one worker for the owning task, a few
+/// blocking threads for tmux.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()
+}
+
 /// An interval that skips missed ticks instead of bursting after a stall.
 pub fn ticker(period: Duration) -> tokio::time::Interval {
     let mut t = tokio::time::interval(period);
@@ -225,15 +235,36 @@ pub fn apply_reload(
 ///
 /// On the way out `stop` is triggered: the tmux call in progress ends at once, queued ops are
 /// dropped (and logged as not run), and the memory is saved.
+/// What the daemon loop works with besides the supervisor and tmux: the stop switch of its
+/// tmux calls, its clock, and the metrics it keeps up to date (if served).
+pub struct Kit<'a> {
+    pub stop: Shutdown,
+    pub clock: &'a Clock,
+    pub metrics: Option<Arc<std::sync::Mutex<Metrics>>>,
+}
+
 pub async fn run_daemon(
     mut sup: Supervisor,
     mut persist: Persist,
     tmux: Arc<dyn Tmux>,
     shutdown: impl std::future::Future<Output = ()>,
     mut reloads: mpsc::UnboundedReceiver<Reload>,
-    stop: Shutdown,
-    clock: &Clock,
+    kit: Kit<'_>,
 ) -> Supervisor {
+    let Kit {
+        stop,
+        clock,
+        metrics,
+    } = kit;
+    let metered = |f: &mut dyn FnMut(&mut Metrics)| {
+        if let Some(m) = &metrics {
+            match m.lock() {
+                Ok(mut m) => f(&mut m),
+                Err(poisoned) => f(&mut poisoned.into_inner()),
+            }
+        }
+    };
+    let mut poll_started = tokio::time::Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut poll_tick = ticker(sup.config.poll_interval);
     let mut reconcile_tick = ticker(sup.config.reconcile_interval);
@@ -261,6 +292,7 @@ pub async fn run_daemon(
             }
             _ = poll_tick.tick(), if !sup.polling() => {
                 if let Some(job) = sup.poll_tick() {
+                    poll_started = tokio::time::Instant::now();
                     spawn_poll(Arc::clone(&tmux), job, tx.clone());
                 }
             }
@@ -268,13 +300,20 @@ pub async fn run_daemon(
                 let now = clock();
                 persist.retry_lock(&mut sup, now);
                 let jobs = sup.reconcile_tick(now);
+                metered(&mut |m| m.sent(&jobs));
                 spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
             }
             Some(work) = rx.recv() => {
                 let now = clock();
                 match work {
                     Work::Polled(r) => {
+                        let calls = metrics::poll_calls(&r);
                         let jobs = sup.polled(r, now);
+                        let took = poll_started.elapsed();
+                        metered(&mut |m| {
+                            m.polled(&sup, calls, took, now);
+                            m.sent(&jobs);
+                        });
                         spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
                         service.polled(&sup);
                     }
@@ -344,8 +383,10 @@ pub async fn signals(on_hup: impl Fn()) {
 
 #[cfg(test)]
 mod loop_tests;
+mod metrics;
 mod persist;
 mod service;
+pub use metrics::{Metrics, serve as serve_metrics, start as start_metrics};
 pub use persist::Persist;
 pub use service::Service;
 

@@ -167,3 +167,93 @@ fn under_systemd_the_server_is_started_in_a_scope_of_its_own() {
         );
     }
 }
+
+/// `daemon --metrics ADDR` serves Prometheus text on `/metrics`, answered from what the last
+/// poll saw; its slot counts are what `check --json` says at the same moment.
+#[test]
+fn metrics_are_served_as_prometheus_text_and_match_check() {
+    use std::io::{Read as _, Write as _};
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(
+        "poll_interval: 200ms\nreconcile_interval: 500ms\npools:\n  - {name: m, prefix: \"m-\", max: 3, restart: always}\n  - {name: w, prefix: \"w-\", max: 2, restart: never}\n",
+    );
+    let mut command = home.command(&server, &config);
+    command.args(["daemon", "--metrics", "127.0.0.1:0"]);
+    let mut daemon = Daemon {
+        child: command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    };
+    let mut addr = String::new();
+    home.wait("the metrics address is logged", || {
+        let log = home.log_text();
+        log.split("metrics on http://")
+            .nth(1)
+            .and_then(|rest| rest.split("/metrics").next())
+            .is_some_and(|a| {
+                addr = a.to_string();
+                true
+            })
+    });
+    home.wait("the pool is up", || server.session_names().len() == 3);
+    let get = |path: &str| {
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        text
+    };
+    // Slot counts are whole numbers, rounded from the text.
+    let idle_in = |text: &str| -> u64 {
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let lines = body.lines().map(|l| Ok(l.to_string()));
+        let scrape = prometheus_parse::Scrape::parse(lines).unwrap();
+        scrape
+            .samples
+            .iter()
+            .filter(|s| {
+                s.metric == "tmux_supervisor_slots" && s.labels.get("state") == Some("idle")
+            })
+            .map(|s| match s.value {
+                prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum::<f64>()
+            .round() as u64
+    };
+    // Wait until the metrics see the pool idle, then compare with check at that moment.
+    home.wait("the metrics show the pool idle", || {
+        idle_in(&get("/metrics")) == 3
+    });
+    let text = get("/metrics");
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    for name in [
+        "tmux_supervisor_starts_total",
+        "tmux_supervisor_poll_seconds_bucket",
+        "tmux_supervisor_tmux_calls_total",
+        "tmux_supervisor_last_poll_age_seconds",
+        "tmux_supervisor_recoveries_total",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    let (_, json) = home.check_json(&server, &config);
+    let idle = json["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "idle")
+        .count();
+    assert_eq!(idle_in(&text), idle as u64);
+    // A killed slot is a recovery once it is back.
+    server.tmux_ok(&["kill-session", "-t", "=m-1:"]);
+    home.wait("the recovery is counted", || {
+        get("/metrics").contains("tmux_supervisor_recoveries_total 1")
+    });
+    assert!(get("/other").starts_with("HTTP/1.1 404"));
+    let (code, stderr) = daemon.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+}

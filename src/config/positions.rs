@@ -138,6 +138,7 @@ pub(super) fn known_keys(parent: &str) -> Option<&'static [&'static str]> {
             "agent",
             "status_file",
             "state_dir",
+            "metrics",
         ],
         "tmux" => &["socket_name", "socket_path"],
         "pools[]" => &[

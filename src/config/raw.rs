@@ -27,6 +27,8 @@ pub(super) struct RawConfig {
     pub(super) status_file: Option<String>,
     #[serde(default)]
     pub(super) state_dir: Option<String>,
+    #[serde(default)]
+    pub(super) metrics: Option<String>,
 }
 
 impl RawConfig {

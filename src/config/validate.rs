@@ -26,6 +26,13 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
     let agent = agent(raw.agent.unwrap_or_default(), ck);
     let pools = pools(raw.pools.unwrap_or_default(), ck, home);
     let sessions = sessions(raw.sessions.unwrap_or_default(), ck, home);
+    let metrics = raw.metrics.and_then(|m| match super::metrics_addr(&m) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            ck.at("metrics", e, Some("a bare port listens on loopback only"));
+            None
+        }
+    });
 
     let cfg = Config {
         source: file.to_string(),
@@ -41,6 +48,7 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
         state_dir: raw
             .state_dir
             .map_or_else(|| default_state_dir(home), |p| expand_home(&p, home)),
+        metrics,
     };
     check_collisions(&cfg, ck);
     cfg

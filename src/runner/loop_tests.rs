@@ -45,16 +45,12 @@ fn spawn_daemon(
         let stopped = async {
             let _ = rx.await;
         };
-        run_daemon(
-            sup,
-            persist,
-            tmux,
-            stopped,
-            reloads,
-            Shutdown::new(),
-            &*clock,
-        )
-        .await
+        let kit = Kit {
+            stop: Shutdown::new(),
+            clock: &*clock,
+            metrics: None,
+        };
+        run_daemon(sup, persist, tmux, stopped, reloads, kit).await
     });
     Running {
         stop,

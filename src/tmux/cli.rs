@@ -166,6 +166,14 @@ impl TmuxCli {
         parse_version(&text).ok_or(TmuxError::BadOutput(text))
     }
 
+    /// The tmux on PATH, for `--version`: `tmux 3.3a (on PATH)`, or why there is none.
+    pub fn found_on_path() -> String {
+        match TmuxCli::new(Endpoint::default()).check_version() {
+            Ok(v) => format!("tmux {v} (on PATH)"),
+            Err(e) => e.to_string(),
+        }
+    }
+
     /// Fail with [`TmuxError::TooOld`] below 3.2; on success return the version (`3.3a`).
     pub fn check_version(&self) -> Result<String, TmuxError> {
         let text = self.version_text()?;

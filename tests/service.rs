@@ -257,3 +257,24 @@ fn metrics_are_served_as_prometheus_text_and_match_check() {
     let (code, stderr) = daemon.stop();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn metrics_on_an_address_in_use_start_nothing() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config("pools:\n  - {name: m, prefix: \"m-\", max: 1, restart: always}\n");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = home
+        .command(&server, &config)
+        .args(["daemon", "--metrics", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot serve metrics on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(server.session_names().is_empty(), "it started the pool");
+}

@@ -40,14 +40,20 @@ impl PollJob {
                 return out;
             }
         }
-        // A slot's pane dead with neither status nor signal: tmux may have missed its exit.
-        // Nudge the server so the next poll has the status (pane_dead is acted on anyway).
+        // A pane the supervisor started, dead with neither status nor signal: tmux may have
+        // missed its exit. Nudge the server so the next poll has the status (pane_dead is
+        // acted on anyway). A dead pane that is not ours is left dead, so it is not nudged at
+        // every poll.
         if let Some(server) = out.snapshot.server_pid()
             && out.snapshot.panes.iter().any(|p| {
                 p.pane_dead
                     && p.dead_status.is_none()
                     && p.dead_signal.is_none()
-                    && self.layout.slot(&p.session_name).is_some()
+                    && self.owned.values().any(|o| {
+                        o.pane_id == p.pane_id
+                            && o.session_id == p.session_id
+                            && o.server_pid == p.server_pid
+                    })
             })
             && let Err(e) = tmux.reap_lost_exits(server)
         {

@@ -155,7 +155,8 @@ impl Supervisor {
         }
     }
 
-    /// Tells a tmux server replaced, gone, or running again since the last poll.
+    /// Tells a tmux server replaced, gone, or running (again, or for the first time) since the
+    /// last poll.
     fn tell_server_change(&mut self, obs: &Observation, now: Millis) {
         let before_pid = self.last.as_ref().and_then(|o| o.server_pid);
         if before_pid.is_some() && obs.server_pid != before_pid {
@@ -174,8 +175,13 @@ impl Supervisor {
             && obs.server_pid.is_some()
             && self.last.as_ref().is_some_and(|o| o.server_pid.is_none())
         {
-            self.memory
-                .push(now, EventKind::Info, "", "a tmux server is running again");
+            let pid = obs.server_pid.unwrap_or_default();
+            self.memory.push(
+                now,
+                EventKind::Info,
+                "",
+                format!("a tmux server is running now (pid {pid})"),
+            );
         }
     }
 }

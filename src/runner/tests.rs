@@ -135,22 +135,40 @@ impl Tmux for Fixed {
 #[test]
 fn a_slot_pane_dead_without_a_status_makes_the_poll_nudge_the_server() {
     let (cfg, _) = production();
-    let sup = Supervisor::without_memory(cfg);
     let lost = crate::tmux::Pane {
         pane_dead: true,
         ..pane("ccl-auto-11", 11)
     };
+    // The supervisor started ccl-auto-11's pane.
+    let mut memory = crate::memory::Memory::default();
+    memory.slot_mut("ccl-auto-11").pane = Some(crate::memory::OwnedPane {
+        server_pid: lost.server_pid,
+        session_id: lost.session_id.clone(),
+        pane_id: lost.pane_id.clone(),
+    });
+    let sup = Supervisor::new(cfg, memory, crate::controller::Mode::default());
     let cases = [
         (vec![lost.clone()], vec![100]),
+        // A dead pane of the slot's session the supervisor did not start: left dead, and
+        // not nudged at every poll.
+        (
+            vec![crate::tmux::Pane {
+                pane_id: "%12".into(),
+                ..lost.clone()
+            }],
+            vec![],
+        ),
         // The status arrived: nothing to collect.
         (
             vec![crate::fixtures::dead(pane("ccl-auto-11", 11), 3)],
             vec![],
         ),
-        // Not a slot: not the supervisor's business.
+        // Another session: not the supervisor's business.
         (
             vec![crate::tmux::Pane {
                 session_name: "main".into(),
+                session_id: "$40".into(),
+                pane_id: "%40".into(),
                 ..lost
             }],
             vec![],

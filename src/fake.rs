@@ -157,22 +157,10 @@ impl Server {
     fn add(&mut self, name: &str) -> Pane {
         let n = self.next_id;
         self.next_id += 1;
+        // A shell, quiet since the epoch, with ids `$n` / `%n`.
         let p = Pane {
             server_pid: self.pid,
-            session_id: format!("${n}"),
-            session_name: name.to_string(),
-            session_created: 0,
-            session_activity: 0,
-            session_attached: 0,
-            window_activity: 0,
-            pane_id: format!("%{n}"),
-            pane_pid: 10_000 + n,
-            pane_dead: false,
-            dead_status: None,
-            dead_signal: None,
-            current_command: "bash".to_string(),
-            title: String::new(),
-            current_path: "/".to_string(),
+            ..crate::fixtures::pane(name, n)
         };
         self.panes.push(p.clone());
         p

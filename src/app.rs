@@ -38,6 +38,8 @@ pub enum Panel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
     Recreate(Vec<String>),
+    /// Recreate an agent slot with a new conversation.
+    RecreateFresh(String),
     Kill(String),
 }
 
@@ -48,6 +50,8 @@ pub struct Confirm {
     /// Why it asks.
     pub detail: Vec<String>,
     pub pending: Pending,
+    /// Another answer than yes: its key, what it does in words, and the op.
+    pub instead: Option<(char, String, Pending)>,
 }
 
 /// A short message shown in the footer until `until`.
@@ -284,6 +288,11 @@ fn on_key(app: &mut App, k: KeyEvent, now: Millis, fx: &mut Vec<Effect>) {
     if let Some(c) = app.confirm.take() {
         match k.code {
             KeyCode::Char('y' | 'Y') => ops::perform(app, c.pending, now, fx),
+            KeyCode::Char(key) if c.instead.as_ref().is_some_and(|i| i.0 == key) => {
+                if let Some((_, _, pending)) = c.instead {
+                    ops::perform(app, pending, now, fx);
+                }
+            }
             KeyCode::Char('n' | 'N') | KeyCode::Esc => app.say("cancelled", now),
             _ => app.confirm = Some(c),
         }

@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 
+use crate::config::AgentKind;
 use crate::config::Config;
-use crate::controller::{Mode, Supervisor, forget_the_last_run};
+use crate::controller::{AgentFiles, HookRecords, Mode, Supervisor, forget_the_last_run};
 use crate::memory::{Memory, Store};
-use crate::observe::{Observation, State, observe};
+use crate::observe::{Observation, Seen, State, observe_all};
 use crate::pool::Layout;
 use crate::remember::remember;
 use crate::time::short_age;
@@ -54,6 +55,22 @@ pub struct SlotReport {
     pub pane_id: Option<String>,
     pub command: Option<String>,
     pub task: Option<String>,
+    /// The agent the slot runs (`claude`), `null` for any other program.
+    pub agent: Option<AgentKind>,
+    /// The agent's conversation id (Claude Code's session id; `session_id` is tmux's).
+    pub agent_session_id: Option<String>,
+    /// The agent's current start resumed its conversation (`null`: not an agent slot, or
+    /// never started by the supervisor).
+    pub resumed: Option<bool>,
+    /// The agent's latest hook event since it started.
+    pub last_hook: Option<LastHook>,
+}
+
+/// A hook event and how long ago it came.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LastHook {
+    pub event: String,
+    pub age_s: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -77,7 +94,8 @@ pub fn run(tmux: &dyn Tmux, config: &Config, store: &Store, server: &str, json: 
     // The remembered failures, counters and panes, read only: check changes nothing.
     let mut memory = store.peek();
     forget_the_last_run(&mut memory);
-    let sup = Supervisor::new(config.clone(), memory.clone(), Mode::default());
+    let mut sup = Supervisor::new(config.clone(), memory.clone(), Mode::default());
+    sup.agents.files = Some(AgentFiles::for_config(config));
     let result = sup.poll_job().run(tmux);
     if let Some(e) = result.error {
         eprintln!("tmux-supervisor: cannot read tmux: {e}");
@@ -88,15 +106,14 @@ pub fn run(tmux: &dyn Tmux, config: &Config, store: &Store, server: &str, json: 
         eprintln!("tmux-supervisor: {w}");
     }
     let now = runner::now_ms();
-    let mut obs = observe(
-        &sup.layout,
-        &config.agent,
-        &result.snapshot,
-        &result.captures,
-        &result.external,
-        &memory,
-        now,
-    );
+    let hooks = HookRecords::new(result.hooks.clone());
+    let seen = Seen {
+        snapshot: &result.snapshot,
+        captures: &result.captures,
+        external: &result.external,
+        hooks: &hooks,
+    };
+    let mut obs = observe_all(&sup.layout, &config.agent, &seen, &memory, now);
     remember(&mut obs, &sup.layout, &config.backoff, &mut memory, now);
     let report = report(&sup.layout, &obs, &memory, server);
     if json {
@@ -141,6 +158,10 @@ pub fn report(layout: &Layout, obs: &Observation, memory: &Memory, server: &str)
         .iter()
         .map(|st| {
             let slot = &layout.slots[st.slot];
+            let agent = memory
+                .slot(&slot.name)
+                .and_then(|m| m.agent.as_ref())
+                .filter(|_| slot.agent.is_some());
             let present = st.pane.is_some();
             let alive = st.pane.as_ref().is_some_and(|p| !p.pane_dead);
             if slot.supervised() && !alive {
@@ -161,6 +182,13 @@ pub fn report(layout: &Layout, obs: &Observation, memory: &Memory, server: &str)
                 pane_id: st.pane.as_ref().map(|p| p.pane_id.clone()),
                 command: st.pane.as_ref().map(|p| p.current_command.clone()),
                 task: st.task.clone(),
+                agent: slot.agent,
+                agent_session_id: agent.map(|a| a.id.clone()),
+                resumed: agent.filter(|a| a.started_at.is_some()).map(|a| a.resumed),
+                last_hook: st.hook.as_ref().map(|h| LastHook {
+                    event: h.event.clone(),
+                    age_s: (obs.at.saturating_sub(h.at_ms as i64) / 1000).max(0),
+                }),
             }
         })
         .collect();

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod agents;
 mod checker;
 mod error;
 mod positions;
@@ -27,7 +28,7 @@ pub use source::{ConfigSource, Found, default_state_dir, expand_home};
 use checker::Checker;
 use raw::RawConfig;
 use scan::scan;
-use source::home_dir;
+pub use source::home_dir;
 use validate::resolve;
 
 /// The production layout, compiled in: used when no config file is found.
@@ -67,6 +68,22 @@ impl Restart {
 impl fmt::Display for Restart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The agent a pool's slots run, when the supervisor knows it more closely than "a program".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentKind {
+    /// Claude Code: pinned session ids, `--resume` on recreate, hooks (DESIGN §11).
+    Claude,
+}
+
+impl AgentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentKind::Claude => "claude",
+        }
     }
 }
 
@@ -114,6 +131,7 @@ pub struct PoolConfig {
     pub workdir: PathBuf,
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
+    pub agent: Option<AgentKind>,
 }
 
 /// A single named session with its own working directory.
@@ -124,6 +142,7 @@ pub struct SessionConfig {
     pub workdir: PathBuf,
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
+    pub agent: Option<AgentKind>,
 }
 
 /// Per-slot restart backoff for crash loops.

@@ -14,18 +14,6 @@ use crate::observe::Observation;
 use crate::pool::Layout;
 use crate::reconcile::Plan;
 use crate::time::Millis;
-use crate::tmux::Launch;
-
-/// What a slot should run, as tmux needs it.
-pub fn launch_for(layout: &Layout, slot: usize) -> Launch {
-    let s = &layout.slots[slot];
-    Launch {
-        name: s.name.clone(),
-        workdir: s.workdir.clone(),
-        command: s.command.clone(),
-        env: s.env.clone(),
-    }
-}
 
 /// How the supervisor may act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +49,8 @@ pub struct Supervisor {
     pub preview_pane: Option<String>,
     /// Observe-only because the lock could not be taken: the loop tries it again.
     pub wants_lock: bool,
+    /// Claude Code slots: where their files are, and what the polls found of them.
+    pub agents: AgentState,
     /// A poll is out.
     polling: bool,
     /// Batches of ops out.
@@ -111,6 +101,7 @@ impl Supervisor {
             last_poll_error: None,
             preview_pane: None,
             wants_lock: false,
+            agents: AgentState::default(),
             polling: false,
             executing: 0,
             captures: HashMap::new(),
@@ -263,7 +254,11 @@ impl Supervisor {
     }
 }
 
+mod agent;
 mod ops;
 mod poll;
+pub use agent::{AgentFiles, AgentState, HookRecords, TranscriptProbe};
+#[cfg(test)]
+mod agent_tests;
 #[cfg(test)]
 mod tests;

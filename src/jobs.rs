@@ -6,6 +6,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::claude::events::HookRecord;
+use crate::claude::session::Transcript;
+use crate::controller::TranscriptProbe;
 use crate::memory::OwnedPane;
 use crate::observe::ExternalStatus;
 use crate::pool::Layout;
@@ -26,6 +29,10 @@ pub struct PollJob {
     pub preview: Option<String>,
     /// Slot name → the pane the supervisor started there (the one read for the slot).
     pub owned: HashMap<String, OwnedPane>,
+    /// The conversation transcripts of agent slots to look for.
+    pub transcripts: Vec<TranscriptProbe>,
+    /// Where the agents' hook events are: the state dir and the server's key.
+    pub hooks_from: Option<(PathBuf, String)>,
 }
 
 /// What one poll brought back.
@@ -39,6 +46,10 @@ pub struct PollResult {
     pub warnings: Vec<String>,
     /// The snapshot itself failed.
     pub error: Option<String>,
+    /// What was found of each transcript looked for.
+    pub transcripts: Vec<(TranscriptProbe, Transcript)>,
+    /// The latest hook event of every slot and pane that has one.
+    pub hooks: Vec<HookRecord>,
 }
 
 /// What an op job does.

@@ -279,8 +279,10 @@ fn start(
         ExitCode::from(EXIT_ERROR)
     })?;
     let store = store_for(&config);
+    let files = tmux_supervisor::controller::AgentFiles::for_config(&config);
     let (mut sup, persist) = Persist::open(config, Some(store), runner::now_ms());
     sup.mode.dry_run = cli.dry_run;
+    sup.agents.files = Some(files);
     Ok((tmux, rt, sup, persist))
 }
 

@@ -87,10 +87,29 @@ pub struct SlotMemory {
     /// The slot's pane is the placeholder of a create left unfinished: its output is not the
     /// agent's, so it never clears the failure mark (a new session or a start does).
     pub on_placeholder: bool,
+    /// The Claude Code conversation of an `agent: claude` slot: the id it was started with,
+    /// and whether that start resumed it.
+    pub agent: Option<AgentSession>,
     /// Memory from a state file written before panes were recorded: the session seen last
     /// may be taken as the supervisor's own at the first poll (see `remember::remember`).
     #[serde(skip)]
     pub adopt_last_session: bool,
+}
+
+/// The conversation an agent slot runs (DESIGN §11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSession {
+    /// The conversation's UUID: minted before a fresh start (`--session-id`), kept when it is
+    /// resumed (`--resume`), and taken from the agent's own hooks when it changes (`/clear`).
+    pub id: String,
+    /// The current start was a `--resume`.
+    pub resumed: bool,
+    /// When the agent was last started with this id (a resume that dies again soon after is
+    /// followed by a fresh start).
+    pub started_at: Option<Millis>,
+    /// Where the agent's hooks said its transcript is, when they did.
+    #[serde(default)]
+    pub transcript: Option<String>,
 }
 
 /// A pane the supervisor started: which server, session and pane.

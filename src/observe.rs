@@ -7,7 +7,9 @@ use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AgentConfig, Restart};
+use crate::claude::events::HookRecord;
+use crate::config::{AgentConfig, AgentKind, Restart};
+use crate::controller::HookRecords;
 use crate::memory::{Memory, OwnedPane};
 use crate::pool::{Class, Layout};
 use crate::time::Millis;
@@ -15,6 +17,7 @@ use crate::tmux::{Pane, Snapshot};
 
 mod cause;
 mod external;
+pub mod hooks;
 pub use cause::{Cause, exit_words};
 pub use external::{External, ExternalState, ExternalStatus, parse_external};
 
@@ -77,6 +80,8 @@ pub struct SlotStatus {
     pub panes: usize,
     /// Task from the external status file.
     pub task: Option<String>,
+    /// The agent's latest hook event since it started, whether or not it decided the state.
+    pub hook: Option<HookRecord>,
 }
 
 impl SlotStatus {
@@ -224,6 +229,34 @@ pub fn observe<H: BuildHasher>(
     memory: &Memory,
     now: Millis,
 ) -> Observation {
+    let seen = Seen {
+        snapshot: snap,
+        captures,
+        external,
+        hooks: &HookRecords::default(),
+    };
+    observe_all(layout, agent, &seen, memory, now)
+}
+
+/// What one poll read: the snapshot, pane captures (pane id → recent text), the status file
+/// and the agents' hook events.
+pub struct Seen<'a, H: BuildHasher> {
+    pub snapshot: &'a Snapshot,
+    pub captures: &'a HashMap<String, String, H>,
+    pub external: &'a ExternalStatus,
+    pub hooks: &'a HookRecords,
+}
+
+/// Derives every slot's state from what one poll read, in the order of the design: tmux
+/// facts, the agent's hooks, the status file, pane text, the title, output recency.
+pub fn observe_all<H: BuildHasher>(
+    layout: &Layout,
+    agent: &AgentConfig,
+    seen: &Seen<'_, H>,
+    memory: &Memory,
+    now: Millis,
+) -> Observation {
+    let (snap, captures, external) = (seen.snapshot, seen.captures, seen.external);
     let (by_name, order) = sessions(snap);
 
     let slots = layout
@@ -245,6 +278,7 @@ pub fn observe<H: BuildHasher>(
                 foreground_agent: false,
                 panes: 0,
                 task: external.get(&slot.name).and_then(|e| e.task.clone()),
+                hook: None,
             };
             match found {
                 None if slot.supervised() => status.state = State::Missing,
@@ -254,8 +288,18 @@ pub fn observe<H: BuildHasher>(
                     };
                 }
                 Some(((p, owned), n)) => {
-                    let wrapper = !slot.command.is_empty();
-                    let (s, r) = pane_state(p, wrapper, agent, captures, external, now);
+                    let read = PaneRead {
+                        wrapper: !slot.command.is_empty(),
+                        claude: slot.agent == Some(AgentKind::Claude),
+                        hook: hooks::current(
+                            seen.hooks.by_slot.get(&slot.name),
+                            seen.hooks.by_pane.get(&p.pane_id),
+                            p,
+                            memory.slot(&slot.name),
+                        ),
+                    };
+                    status.hook = read.hook.cloned();
+                    let (s, r) = pane_state(p, &read, agent, captures, external, now);
                     status.state = s;
                     status.cause = r;
                     status.foreground_shell = !p.pane_dead && is_shell(&p.current_command, agent);
@@ -303,7 +347,7 @@ pub fn observe<H: BuildHasher>(
 /// (a prompt redrawing is not work).
 fn pane_state<H: BuildHasher>(
     p: &Pane,
-    wrapper: bool,
+    read: &PaneRead<'_>,
     agent: &AgentConfig,
     captures: &HashMap<String, String, H>,
     external: &ExternalStatus,
@@ -313,8 +357,14 @@ fn pane_state<H: BuildHasher>(
         return (State::Failed, Cause::dead(p));
     }
     let shell = is_shell(&p.current_command, agent);
-    if shell && !wrapper {
+    if shell && !read.wrapper {
         return (State::Idle, Cause::Shell);
+    }
+    let text = captures.get(&p.pane_id).map(String::as_str);
+    if let Some(rec) = read.hook
+        && let Some(decided) = hooks::hook_state(rec, p, text, agent, now)
+    {
+        return decided;
     }
     if let Some(e) = external.get(&p.session_name) {
         let s = match e.state {
@@ -339,6 +389,19 @@ fn pane_state<H: BuildHasher>(
             }
         }
     }
+    if read.claude {
+        if text.is_some_and(hooks::interrupted) {
+            return (State::Idle, Cause::Interrupted);
+        }
+        if let Some(s) = hooks::title_state(&p.title) {
+            return (
+                s,
+                Cause::Title {
+                    working: s == State::Working,
+                },
+            );
+        }
+    }
     if shell {
         return (State::Idle, Cause::Shell);
     }
@@ -358,6 +421,14 @@ fn pane_state<H: BuildHasher>(
             for_ms: age_ms,
         },
     )
+}
+
+/// How a slot's pane is read: its command is a wrapper (not the agent itself), it runs Claude
+/// Code, and the agent's latest hook event.
+struct PaneRead<'a> {
+    wrapper: bool,
+    claude: bool,
+    hook: Option<&'a HookRecord>,
 }
 
 /// True when a dead pane ended badly (non-zero status, a signal, or an unknown status).

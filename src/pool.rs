@@ -27,6 +27,8 @@ pub struct Slot {
     pub workdir: PathBuf,
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// The agent its command runs, when the supervisor knows it (`agent: claude`).
+    pub agent: Option<crate::config::AgentKind>,
 }
 
 impl Slot {
@@ -91,6 +93,7 @@ impl Layout {
                     workdir: p.workdir.clone(),
                     command: p.command.clone(),
                     env: p.env.clone(),
+                    agent: p.agent,
                 });
             }
             let last = p.start_index.saturating_add(p.max).saturating_sub(1);
@@ -114,6 +117,7 @@ impl Layout {
                     workdir: s.workdir.clone(),
                     command: s.command.clone(),
                     env: s.env.clone(),
+                    agent: s.agent,
                 });
             }
             groups.push(Group {

@@ -85,7 +85,23 @@ impl PollJob {
                 Err(e) => out.warnings.push(e.to_string()),
             }
         }
+        self.read_agents(&mut out);
         out
+    }
+
+    /// The agents' side of a poll: their hook events and their conversations' transcripts.
+    fn read_agents(&self, out: &mut PollResult) {
+        if let Some((dir, key)) = &self.hooks_from {
+            out.hooks = crate::claude::events::load(dir, key);
+        }
+        if !self.transcripts.is_empty() {
+            let home = crate::config::home_dir();
+            out.transcripts = self
+                .transcripts
+                .iter()
+                .map(|p| (p.clone(), p.look(&home)))
+                .collect();
+        }
     }
 }
 

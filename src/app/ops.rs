@@ -3,6 +3,7 @@
 
 use super::selection::{Concern, Kind, kill_concerns, recreate_concerns};
 use super::{App, Confirm, Effect, Pending, execute};
+use crate::claude::session::{self, Start};
 use crate::config::Restart;
 use crate::jobs::OpJob;
 use crate::time::Millis;
@@ -57,16 +58,33 @@ pub(super) fn recreate(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
         return;
     }
     let concerns = recreate_concerns(&app.sup.layout, app.sup.last.as_ref(), slot);
-    if concerns.is_empty() {
+    let start = app.sup.next_agent_start(&name, false, now);
+    if concerns.is_empty() && start.is_none() {
         perform(app, Pending::Recreate(vec![name]), now, fx);
-    } else {
-        let verb = if live { "Restart" } else { "Create" };
-        app.confirm = Some(Confirm {
-            question: format!("{verb} {name}?"),
-            detail: concerns.iter().map(ToString::to_string).collect(),
-            pending: Pending::Recreate(vec![name]),
-        });
+        return;
     }
+    let verb = if live { "Restart" } else { "Create" };
+    let mut detail: Vec<String> = concerns.iter().map(ToString::to_string).collect();
+    // An agent slot always asks: which conversation it comes back with is the question.
+    let instead = start.map(|s| {
+        detail.push(match &s {
+            Start::Resume { id } => format!("resumes conversation {}", session::short(id)),
+            Start::Fresh { why, .. } => format!("starts a fresh conversation: {why}"),
+        });
+        s.resumed().then(|| {
+            (
+                'f',
+                "fresh conversation".to_string(),
+                Pending::RecreateFresh(name.clone()),
+            )
+        })
+    });
+    app.confirm = Some(Confirm {
+        question: format!("{verb} {name}?"),
+        detail,
+        pending: Pending::Recreate(vec![name]),
+        instead: instead.flatten(),
+    });
 }
 
 pub(super) fn recreate_pool(app: &mut App, now: Millis) {
@@ -121,6 +139,7 @@ pub(super) fn recreate_pool(app: &mut App, now: Millis) {
         question: format!("Recreate all {} slots of pool {group}?", names.len()),
         detail,
         pending: Pending::Recreate(names),
+        instead: None,
     });
 }
 
@@ -141,6 +160,7 @@ pub(super) fn kill(app: &mut App, now: Millis) {
         question: format!("Kill session {name}?"),
         detail: concerns.iter().map(ToString::to_string).collect(),
         pending: Pending::Kill(name),
+        instead: None,
     });
 }
 
@@ -174,6 +194,21 @@ pub(super) fn perform(app: &mut App, pending: Pending, now: Millis, fx: &mut Vec
             } else {
                 app.say(text, now);
             }
+            let jobs = app.sup.sent(jobs);
+            execute(jobs, fx);
+        }
+        Pending::RecreateFresh(name) => {
+            if app
+                .sup
+                .memory
+                .slot(&name)
+                .is_some_and(|m| m.in_flight.is_some())
+            {
+                app.complain("an op is already in flight; wait for the next poll", now);
+                return;
+            }
+            let jobs: Vec<OpJob> = app.sup.recreate_fresh(&name, now).into_iter().collect();
+            app.say(format!("recreating {name} with a fresh conversation"), now);
             let jobs = app.sup.sent(jobs);
             execute(jobs, fx);
         }

@@ -77,7 +77,7 @@ pub fn poll() -> PollResult {
         captures,
         external,
         warnings: Vec::new(),
-        error: None,
+        ..PollResult::default()
     }
 }
 

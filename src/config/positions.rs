@@ -151,8 +151,9 @@ pub(super) fn known_keys(parent: &str) -> Option<&'static [&'static str]> {
             "workdir",
             "command",
             "env",
+            "agent",
         ],
-        "sessions[]" => &["name", "restart", "workdir", "command", "env"],
+        "sessions[]" => &["name", "restart", "workdir", "command", "env", "agent"],
         "backoff" => &["initial", "max", "reset_after", "max_restarts"],
         "agent" => &[
             "commands",

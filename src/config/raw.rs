@@ -87,6 +87,8 @@ pub(super) struct RawPool {
     pub(super) command: Option<Vec<String>>,
     #[serde(default)]
     pub(super) env: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub(super) agent: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +102,8 @@ pub(super) struct RawSession {
     pub(super) command: Option<Vec<String>>,
     #[serde(default)]
     pub(super) env: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub(super) agent: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

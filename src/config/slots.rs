@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::agents::agent_and_command;
 use super::checker::Checker;
 use super::raw::{RawPool, RawSession};
 use super::{Config, MAX_SLOTS_PER_POOL, PoolConfig, SessionConfig, expand_home};
@@ -35,6 +36,7 @@ fn pool(
         workdir,
         command,
         env,
+        agent,
     } = rp;
     let at = format!("pools[{i}]");
     let name = pool_name(i, &at, name.unwrap_or_default(), names, ck);
@@ -51,6 +53,8 @@ fn pool(
     let restart = ck.restart(&at, &format!("pool `{name}`"), restart.as_ref());
     let env = env.unwrap_or_default();
     ck.env_names(&format!("{at}.env"), &env);
+    let (agent, command) =
+        agent_and_command(&at, &format!("pool `{name}`"), agent.as_ref(), command, ck);
     PoolConfig {
         name,
         prefix,
@@ -59,8 +63,9 @@ fn pool(
         min: range.min,
         restart,
         workdir: expand_home(workdir.as_deref().unwrap_or("~"), home),
-        command: command.unwrap_or_default(),
+        command,
         env,
+        agent,
     }
 }
 
@@ -198,12 +203,20 @@ fn session(i: usize, rs: RawSession, ck: &mut Checker<'_>, home: &Path) -> Sessi
     );
     let env = rs.env.unwrap_or_default();
     ck.env_names(&format!("{at}.env"), &env);
+    let (agent, command) = agent_and_command(
+        &at,
+        &format!("dedicated session `{name}`"),
+        rs.agent.as_ref(),
+        rs.command,
+        ck,
+    );
     SessionConfig {
         name,
         restart,
         workdir: expand_home(rs.workdir.as_deref().unwrap_or("~"), home),
-        command: rs.command.unwrap_or_default(),
+        command,
         env,
+        agent,
     }
 }
 

@@ -79,7 +79,8 @@ pub fn expand_home(path: &str, home: &Path) -> PathBuf {
     }
 }
 
-pub(super) fn home_dir() -> PathBuf {
+/// `$HOME`, as `~` means it in a config.
+pub fn home_dir() -> PathBuf {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map_or_else(|| PathBuf::from("/"), PathBuf::from)

@@ -1,7 +1,7 @@
 //! The controller's ops: reconcile passes and the operator's recreate and kill turned into
 //! jobs (each marked in flight), and their results folded back into the memory.
 
-use super::{CONFIRM_POLLS, Supervisor, launch_for};
+use super::{CONFIRM_POLLS, Supervisor};
 use crate::jobs::{Done, OpError, OpJob, OpKind, OpResult};
 use crate::memory::{Action, EventKind, InFlight, OwnedPane};
 use crate::reconcile::{Op, plan};
@@ -46,10 +46,11 @@ impl Supervisor {
                     );
                 }
                 Op::Create { .. } => {
+                    let launch = self.launch(slot, false, now);
                     self.begin_start(&name, Action::Create, None, now);
                     jobs.push(OpJob {
                         name,
-                        kind: OpKind::Create(launch_for(&self.layout, slot)),
+                        kind: OpKind::Create(launch),
                         manual: false,
                     });
                 }
@@ -58,13 +59,11 @@ impl Supervisor {
                     old_pane_pid,
                     ..
                 } => {
+                    let launch = self.launch(slot, false, now);
                     self.begin_start(&name, Action::Respawn, Some(old_pane_pid), now);
                     jobs.push(OpJob {
                         name,
-                        kind: OpKind::Respawn {
-                            pane_id,
-                            launch: launch_for(&self.layout, slot),
-                        },
+                        kind: OpKind::Respawn { pane_id, launch },
                         manual: false,
                     });
                 }
@@ -94,8 +93,18 @@ impl Supervisor {
     }
 
     /// The operator asks to recreate a slot: respawn in place if its session is there,
-    /// create it if not. Clears a gave-up mark and the backoff. `None` if not a slot.
+    /// create it if not; an agent slot resumes its conversation when it can. Clears a gave-up
+    /// mark and the backoff. `None` if not a slot.
     pub fn recreate(&mut self, name: &str, now: Millis) -> Option<OpJob> {
+        self.recreate_as(name, false, now)
+    }
+
+    /// As [`Supervisor::recreate`], with a new conversation for an agent slot.
+    pub fn recreate_fresh(&mut self, name: &str, now: Millis) -> Option<OpJob> {
+        self.recreate_as(name, true, now)
+    }
+
+    fn recreate_as(&mut self, name: &str, fresh: bool, now: Millis) -> Option<OpJob> {
         let slot = self.layout.slot(name)?;
         let pane = self
             .last
@@ -107,7 +116,7 @@ impl Supervisor {
             m.gave_up = false;
             m.restarts = 0;
         }
-        let launch = launch_for(&self.layout, slot);
+        let launch = self.launch(slot, fresh, now);
         let job = if let Some(p) = pane {
             self.begin_start(name, Action::Respawn, Some(p.pane_pid), now);
             OpJob {

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::HookRecords;
 use super::Supervisor;
 use crate::jobs::{PollJob, PollResult};
 use crate::memory::EventKind;
-use crate::observe::{Observation, State, observe};
+use crate::observe::{Observation, Seen, State, observe_all};
 use crate::remember::remember;
 use crate::time::Millis;
 use crate::tmux::Pane;
@@ -27,6 +28,12 @@ impl Supervisor {
                 .iter()
                 .filter_map(|(name, m)| Some((name.clone(), m.pane.clone()?)))
                 .collect(),
+            transcripts: self.transcript_probes(),
+            hooks_from: self
+                .agents
+                .files
+                .as_ref()
+                .map(|f| (f.state_dir.clone(), f.server_key.clone())),
         }
     }
 
@@ -43,15 +50,16 @@ impl Supervisor {
         self.log_new_rejected(&result.snapshot.rejected);
         self.confirm_ops_a_poll_on();
         self.keep_captures(&result.snapshot.panes, result.captures);
-        let mut obs = observe(
-            &self.layout,
-            &self.config.agent,
-            &result.snapshot,
-            &self.captures,
-            &result.external,
-            &self.memory,
-            now,
-        );
+        self.keep_transcripts(result.transcripts);
+        let hooks = HookRecords::new(result.hooks);
+        let seen = Seen {
+            snapshot: &result.snapshot,
+            captures: &self.captures,
+            external: &result.external,
+            hooks: &hooks,
+        };
+        let mut obs = observe_all(&self.layout, &self.config.agent, &seen, &self.memory, now);
+        self.follow_hook_sessions(&obs);
         let before: Vec<State> = self
             .last
             .as_ref()

@@ -25,6 +25,16 @@ pub enum Cause {
     StatusFile(String),
     /// A waiting or working pattern in the pane text.
     Pattern(String),
+    /// The agent's latest hook event says so (`detail`: the tool, message or error it names).
+    Hook {
+        event: String,
+        ago_ms: Millis,
+        detail: Option<String>,
+    },
+    /// The pane title Claude Code sets: a spinner (working) or `✳` (idle).
+    Title { working: bool },
+    /// The operator pressed Esc: Claude Code says the turn was interrupted.
+    Interrupted,
     /// Output this many seconds ago, within `busy_window`.
     Output { ago_s: i64 },
     /// Nothing printed for this long; `agent` when the agent is in the foreground.
@@ -86,6 +96,20 @@ impl fmt::Display for Cause {
             Cause::Shell => f.write_str("shell"),
             Cause::StatusFile(word) => write!(f, "status file says {word}"),
             Cause::Pattern(p) => write!(f, "pattern '{p}'"),
+            Cause::Hook {
+                event,
+                ago_ms,
+                detail,
+            } => {
+                write!(f, "hook {event} {} ago", short_age(*ago_ms))?;
+                match detail {
+                    Some(d) => write!(f, ": {d}"),
+                    None => Ok(()),
+                }
+            }
+            Cause::Title { working: true } => f.write_str("title: spinner (working)"),
+            Cause::Title { working: false } => f.write_str("title: ✳ (idle)"),
+            Cause::Interrupted => f.write_str("interrupted"),
             Cause::Output { ago_s } => write!(f, "output {ago_s}s ago"),
             Cause::Quiet { agent, for_ms } => {
                 let what = if *agent { "agent" } else { "program" };

@@ -19,12 +19,14 @@ pub fn draw(frame: &mut Frame, c: &Confirm, area: Rect) {
         lines.push(Line::styled(format!("   · {d}"), theme::status()));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::from(vec![
-        Span::styled(" y", theme::key()),
-        Span::raw(" yes    "),
-        Span::styled("n / Esc", theme::key()),
-        Span::raw(" no"),
-    ]));
+    let mut keys = vec![Span::styled(" y", theme::key()), Span::raw(" yes    ")];
+    if let Some((key, what, _)) = &c.instead {
+        keys.push(Span::styled(key.to_string(), theme::key()));
+        keys.push(Span::raw(format!(" {what}    ")));
+    }
+    keys.push(Span::styled("n / Esc", theme::key()));
+    keys.push(Span::raw(" no"));
+    lines.push(Line::from(keys));
     let popup = centered(area, 64, lines.len() as u16 + 2);
     let block = Block::default()
         .borders(Borders::ALL)

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::selection::Kind;
 use crate::app::{App, Panel};
+use crate::observe::Cause;
 use crate::time::{Millis, short_age};
 use crate::tmux::Pane;
 use crate::ui::rows::SessionRow;
@@ -61,6 +62,15 @@ fn preview(
                 // "no session (restart: never)" already says the policy.
                 Some(s) if s.cause.says_policy() => s.reason(),
                 Some(s) => format!("{}; {policy}", s.cause),
+            };
+            // The agent's last word, when it did not decide the state itself.
+            let why = match st.and_then(|s| s.hook.as_ref().map(|h| (s, h))) {
+                Some((s, h)) if !matches!(s.cause, Cause::Hook { .. }) => format!(
+                    "{why}; last hook {} {} ago",
+                    h.event,
+                    short_age(obs.map_or(0, |o| o.at).saturating_sub(h.at_ms as i64))
+                ),
+                _ => why,
             };
             (why, st.and_then(|s| s.pane.as_ref()))
         }

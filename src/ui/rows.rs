@@ -67,6 +67,22 @@ impl<'a> Row<'a> {
     }
 }
 
+/// An agent slot's conversation: "session 1a2b3c4d resumed" (or "fresh"; no word when the
+/// supervisor did not start it).
+fn agent_note(s: &crate::pool::Slot, m: Option<&crate::memory::SlotMemory>) -> Option<String> {
+    s.agent?;
+    let a = m?.agent.as_ref()?;
+    let how = match (a.started_at, a.resumed) {
+        (None, _) => "",
+        (Some(_), true) => " resumed",
+        (Some(_), false) => " fresh",
+    };
+    Some(format!(
+        "session {}{how}",
+        crate::claude::session::short(&a.id)
+    ))
+}
+
 fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
     let sup = &app.sup;
     let st: Option<&SlotStatus> = sup.last.as_ref().and_then(|o| o.slot(slot));
@@ -135,6 +151,7 @@ fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
         };
         note.push(format!("{verb} {} ago", short_age(now - at)));
     }
+    note.extend(agent_note(s, m));
     if pane.is_some_and(|p| p.session_attached > 0) {
         note.push("attached".to_string());
     }

@@ -1,0 +1,239 @@
+//! The controller's side of Claude Code slots: what each poll looks for (the transcript of
+//! every slot's conversation, the hook events), how a start is launched (`--session-id` or
+//! `--resume`, `--settings`, the slot's name for the hook), and the conversation id the
+//! agent's own hooks report.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::Supervisor;
+use crate::claude::events::HookRecord;
+use crate::claude::session::{self, Start, Transcript};
+use crate::config::AgentKind;
+use crate::memory::{AgentSession, EventKind};
+use crate::observe::Observation;
+use crate::time::Millis;
+use crate::tmux::Launch;
+
+/// Where an agent slot's files are, as the loop that runs the supervisor set them up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentFiles {
+    /// The state dir: the hook records its events there.
+    pub state_dir: PathBuf,
+    /// The tmux server's key (`socket::key`): the hook finds it from `$TMUX`.
+    pub server_key: String,
+    /// The `--settings` file with the supervisor's hooks, when it could be written.
+    pub settings: Option<PathBuf>,
+}
+
+impl AgentFiles {
+    /// The files of the configured server, with no `--settings` file (yet).
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        AgentFiles {
+            state_dir: config.state_dir.clone(),
+            server_key: crate::socket::key(&crate::socket::server_socket(
+                config.socket_name.as_deref(),
+                config.socket_path.as_deref(),
+            )),
+            settings: None,
+        }
+    }
+}
+
+/// What the controller knows of agent slots between polls.
+#[derive(Debug, Clone, Default)]
+pub struct AgentState {
+    pub files: Option<AgentFiles>,
+    /// Slot name → the conversation id looked for at the last poll and what was found.
+    transcripts: HashMap<String, (String, Transcript)>,
+}
+
+/// One slot's conversation for the poll to look for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranscriptProbe {
+    pub slot: String,
+    pub id: String,
+    pub workdir: PathBuf,
+    /// `CLAUDE_CONFIG_DIR` of the slot's own environment.
+    pub config_dir: Option<String>,
+    /// Where the agent's hooks said the transcript is.
+    pub from_hook: Option<String>,
+}
+
+impl TranscriptProbe {
+    /// Looks for the transcript (the poll does it, off the owner task).
+    pub fn look(&self, home: &std::path::Path) -> Transcript {
+        let mut env = std::collections::BTreeMap::new();
+        if let Some(d) = &self.config_dir {
+            env.insert("CLAUDE_CONFIG_DIR".to_string(), d.clone());
+        }
+        let dir = session::config_dir(&env, std::env::var_os("CLAUDE_CONFIG_DIR"), home);
+        session::find_transcript(session::transcript_places(
+            &self.id,
+            &self.workdir,
+            &dir,
+            self.from_hook.as_deref(),
+        ))
+    }
+}
+
+impl Supervisor {
+    /// The transcripts the next poll looks for: one per agent slot with a conversation.
+    pub(super) fn transcript_probes(&self) -> Vec<TranscriptProbe> {
+        self.layout
+            .slots
+            .iter()
+            .filter(|s| s.agent == Some(AgentKind::Claude))
+            .filter_map(|s| {
+                let a = self.memory.slot(&s.name)?.agent.as_ref()?;
+                Some(TranscriptProbe {
+                    slot: s.name.clone(),
+                    id: a.id.clone(),
+                    workdir: s.workdir.clone(),
+                    config_dir: s.env.get("CLAUDE_CONFIG_DIR").cloned(),
+                    from_hook: a.transcript.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Keeps what the poll found of each conversation's transcript.
+    pub(super) fn keep_transcripts(&mut self, found: Vec<(TranscriptProbe, Transcript)>) {
+        self.agents.transcripts = found
+            .into_iter()
+            .map(|(p, t)| (p.slot, (p.id, t)))
+            .collect();
+    }
+
+    /// What the next start of slot `name` would be, without starting it: the confirm of the
+    /// operator's `r` says it. `None` for a slot that runs no known agent.
+    pub fn next_agent_start(&self, name: &str, fresh: bool, now: Millis) -> Option<Start> {
+        let slot = &self.layout.slots[self.layout.slot(name)?];
+        slot.agent?;
+        let last = self.memory.slot(name).and_then(|m| m.agent.as_ref());
+        let transcript = self
+            .agents
+            .transcripts
+            .get(name)
+            .filter(|(id, _)| last.is_some_and(|l| &l.id == id))
+            .map(|(_, t)| t);
+        Some(session::next_start(last, transcript, fresh, now))
+    }
+
+    /// What a start of slot `slot` runs. For an agent slot the conversation is decided and
+    /// remembered first (so a supervisor that dies right after still knows the id), and the
+    /// event log says which it is.
+    pub(super) fn launch(&mut self, slot: usize, fresh: bool, now: Millis) -> Launch {
+        let s = &self.layout.slots[slot];
+        let mut launch = Launch {
+            name: s.name.clone(),
+            workdir: s.workdir.clone(),
+            command: s.command.clone(),
+            env: s.env.clone(),
+        };
+        let name = s.name.clone();
+        let Some(start) = self.next_agent_start(&name, fresh, now) else {
+            return launch;
+        };
+        // `env` runs the command: assignments in front of the program are its environment,
+        // in one tmux call (no secret is among them).
+        let mut command = Vec::new();
+        if let Some(files) = &self.agents.files {
+            command.push(format!("TMUX_SUPERVISOR_SLOT={name}"));
+            command.push(format!(
+                "TMUX_SUPERVISOR_STATE_DIR={}",
+                files.state_dir.display()
+            ));
+        }
+        command.append(&mut launch.command);
+        if let Some(settings) = self.agents.files.as_ref().and_then(|f| f.settings.clone()) {
+            command.push("--settings".to_string());
+            command.push(settings.display().to_string());
+        }
+        command.extend(start.flags());
+        launch.command = command;
+        let m = self.memory.slot_mut(&name);
+        let transcript = match (&start, &m.agent) {
+            (Start::Resume { .. }, Some(a)) => a.transcript.clone(),
+            _ => None,
+        };
+        m.agent = Some(AgentSession {
+            id: start.id().to_string(),
+            resumed: start.resumed(),
+            started_at: Some(now),
+            transcript,
+        });
+        self.memory.push(
+            now,
+            EventKind::Info,
+            &name,
+            format!("{name}: {}", start.describe()),
+        );
+        launch
+    }
+
+    /// The agent's own hooks name its conversation (a `/clear` starts a new one; a session
+    /// the supervisor did not start tells it here first): the memory follows them.
+    pub(super) fn follow_hook_sessions(&mut self, obs: &Observation) {
+        for s in &obs.slots {
+            let slot = &self.layout.slots[s.slot];
+            if slot.agent.is_none() {
+                continue;
+            }
+            let Some(rec) = &s.hook else { continue };
+            let Some(id) = rec.session_id.as_deref().filter(|id| session::is_id(id)) else {
+                continue;
+            };
+            let m = self.memory.slot_mut(&slot.name);
+            match &mut m.agent {
+                Some(a) if a.id == id => {
+                    if rec.transcript_path.is_some() {
+                        a.transcript.clone_from(&rec.transcript_path);
+                    }
+                }
+                other => {
+                    *other = Some(AgentSession {
+                        id: id.to_string(),
+                        resumed: false,
+                        started_at: None,
+                        transcript: rec.transcript_path.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The latest hook event of every slot and pane, by where it belongs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookRecords {
+    /// Slot name → its record (the agent ran with `TMUX_SUPERVISOR_SLOT`).
+    pub by_slot: HashMap<String, HookRecord>,
+    /// Pane id (`%N`) → its record (hooks installed for a session the supervisor did not
+    /// start).
+    pub by_pane: HashMap<String, HookRecord>,
+}
+
+impl HookRecords {
+    pub fn new(records: Vec<HookRecord>) -> Self {
+        let mut out = HookRecords::default();
+        for r in records {
+            let map = match (&r.slot, &r.pane) {
+                (Some(s), _) => out.by_slot.entry(s.clone()),
+                (None, Some(p)) => out.by_pane.entry(p.clone()),
+                (None, None) => continue,
+            };
+            match map {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    if e.get().at_ms < r.at_ms {
+                        e.insert(r);
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(r);
+                }
+            }
+        }
+        out
+    }
+}

@@ -237,3 +237,58 @@ fn attach_suspends_or_switches() {
     assert!(fx.iter().any(|e| matches!(e, Effect::Redraw)));
     assert!(app.status.as_ref().unwrap().text.contains("no server"));
 }
+
+/// An app over one Claude Code slot `cc-1` whose agent runs conversation `ID`.
+fn agent_app() -> App {
+    const YAML: &str = "pools:\n  - {name: a, prefix: \"cc-\", start_index: 1, max: 1, restart: always, workdir: /nonexistent, agent: claude}\n";
+    let cfg =
+        crate::config::Config::parse_with_home(YAML, "t", std::path::Path::new("/h")).unwrap();
+    let mut sup = crate::controller::Supervisor::without_memory(cfg);
+    sup.memory.slot_mut("cc-1").agent = Some(crate::memory::AgentSession {
+        id: ID.to_string(),
+        resumed: false,
+        started_at: Some(NOW - 600_000),
+        transcript: None,
+    });
+    let p = crate::fixtures::running(crate::fixtures::pane("cc-1", 1), "claude");
+    sup.on_poll(crate::fixtures::polled(vec![p], &[]), NOW);
+    let mut app = App::new(sup, "default", false);
+    app.selected = Some("cc-1".to_string());
+    app
+}
+
+const ID: &str = "1a2b3c4d-0000-4000-8000-000000000001";
+
+fn flag<'a>(job: &'a OpJob, name: &str) -> Option<&'a str> {
+    let OpKind::Respawn { launch, .. } = &job.kind else {
+        return None;
+    };
+    let i = launch.command.iter().position(|a| a == name)?;
+    launch.command.get(i + 1).map(String::as_str)
+}
+
+#[test]
+fn recreating_an_agent_slot_says_it_resumes_and_offers_a_fresh_start() {
+    let mut app = agent_app();
+    let fx = update(&mut app, ch('r'), NOW);
+    assert!(jobs(&fx).is_empty());
+    let c = app.confirm.clone().unwrap();
+    assert!(
+        c.detail
+            .iter()
+            .any(|d| d == "resumes conversation 1a2b3c4d"),
+        "{:?}",
+        c.detail
+    );
+    assert_eq!(c.instead.as_ref().map(|i| i.0), Some('f'));
+    let fx = update(&mut app, ch('y'), NOW);
+    assert_eq!(flag(jobs(&fx)[0], "--resume"), Some(ID));
+
+    let mut app = agent_app();
+    update(&mut app, ch('r'), NOW);
+    let fx = update(&mut app, ch('f'), NOW);
+    let j = jobs(&fx);
+    assert_eq!(j.len(), 1);
+    assert!(flag(j[0], "--resume").is_none());
+    assert!(flag(j[0], "--session-id").is_some_and(|id| id != ID));
+}

@@ -100,6 +100,7 @@ pub struct Config {
     pub sessions: Vec<SessionConfig>,
     pub backoff: BackoffConfig,
     pub agent: AgentConfig,
+    pub notify: NotifyConfig,
     pub status_file: Option<PathBuf>,
     pub state_dir: PathBuf,
     /// Where the daemon serves Prometheus metrics (`/metrics`), if anywhere.
@@ -163,6 +164,26 @@ pub struct AgentConfig {
     pub working_patterns: Vec<String>,
     pub waiting_patterns: Vec<String>,
     pub busy_window: Duration,
+    /// A Claude Code slot `working` with no progress for this long is `hung`.
+    pub hung_after: Duration,
+    /// A hung slot is interrupted and respawned with its conversation (off by default).
+    pub restart_hung: bool,
+}
+
+/// Telling the operator when a slot starts needing them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// Ring the terminal bell in the supervisor's own window (tmux flags it).
+    pub bell: bool,
+    /// An argv run detached on each notice, with `TMUX_SUPERVISOR_SLOT`, `_STATE`, `_REASON`
+    /// and `_POOL` in its environment.
+    pub command: Vec<String>,
+    /// Also notify `working` → `idle` ("done").
+    pub done: bool,
+    /// At most one notice per slot this often.
+    pub min_interval: Duration,
+    /// The command is killed after this long.
+    pub timeout: Duration,
 }
 
 impl Config {

@@ -90,6 +90,15 @@ pub struct SlotMemory {
     /// The Claude Code conversation of an `agent: claude` slot: the id it was started with,
     /// and whether that start resumed it.
     pub agent: Option<AgentSession>,
+    /// The agent hit a usage or rate limit: never restarted nor counted as a crash until it
+    /// resets (or the agent works again).
+    pub limit: Option<Limit>,
+    /// The limit line that has expired: the same line still on screen is not a new limit.
+    pub expired_limit: Option<String>,
+    /// The working agent's last progress: a fingerprint of its hook events, transcript and
+    /// pane text (the spinner's clock left out), and when it last changed.
+    #[serde(skip)]
+    pub progress: Option<(u64, Millis)>,
     /// Memory from a state file written before panes were recorded: the session seen last
     /// may be taken as the supervisor's own at the first poll (see `remember::remember`).
     #[serde(skip)]
@@ -110,6 +119,17 @@ pub struct AgentSession {
     /// Where the agent's hooks said its transcript is, when they did.
     #[serde(default)]
     pub transcript: Option<String>,
+}
+
+/// A usage or rate limit an agent slot hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limit {
+    /// First seen.
+    pub since: Millis,
+    /// When it resets, when the agent said.
+    pub until: Option<Millis>,
+    /// What said it: the pane's line, or the hook's error.
+    pub line: String,
 }
 
 /// A pane the supervisor started: which server, session and pane.

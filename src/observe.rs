@@ -32,6 +32,10 @@ pub enum State {
     Missing,
     Absent,
     Starting,
+    /// The agent hit a usage or rate limit: left alone until it resets.
+    Limited,
+    /// The agent works with no progress for `agent.hung_after`.
+    Hung,
 }
 
 impl State {
@@ -44,12 +48,17 @@ impl State {
             State::Missing => "missing",
             State::Absent => "absent",
             State::Starting => "starting",
+            State::Limited => "limited",
+            State::Hung => "hung",
         }
     }
 
     /// Present and alive.
     pub fn healthy(self) -> bool {
-        matches!(self, State::Idle | State::Working | State::Waiting)
+        matches!(
+            self,
+            State::Idle | State::Working | State::Waiting | State::Limited | State::Hung
+        )
     }
 }
 

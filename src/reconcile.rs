@@ -139,7 +139,8 @@ pub fn plan(
         let Some(slot) = layout.slots.get(st.slot) else {
             continue;
         };
-        if !slot.supervised() || st.state == State::Starting {
+        // A limited agent is left alone until its limit resets, dead or not.
+        if !slot.supervised() || matches!(st.state, State::Starting | State::Limited) {
             continue;
         }
         let mut m = memory.slot(&slot.name).cloned().unwrap_or_default();

@@ -27,6 +27,17 @@ pub fn ms_until(until: Millis, now: Millis) -> String {
     }
 }
 
+/// A longer countdown, to the minute past an hour: `45s`, `12m`, `1h41m`, `2d3h`.
+pub fn countdown(until: Millis, now: Millis) -> String {
+    let secs = (until.saturating_sub(now).max(0) + 999) / 1000;
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
 /// The age of a tmux timestamp (seconds since the epoch) at `now`.
 pub fn age_since_secs(epoch_secs: i64, now: Millis) -> String {
     short_age(now.saturating_sub(epoch_secs.saturating_mul(1000)))

@@ -67,8 +67,8 @@ pub fn short(id: &str) -> &str {
 /// What Claude Code knows about the transcript of the slot's conversation at the last poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transcript {
-    /// Found there.
-    Found(PathBuf),
+    /// Found there, this many bytes long.
+    Found(PathBuf, u64),
     /// Not at any of these places.
     Missing(Vec<PathBuf>),
 }
@@ -111,7 +111,7 @@ pub fn next_start(
                 .first()
                 .map_or_else(|| "its project dir".into(), |p| p.display().to_string())
         )),
-        Some(Transcript::Found(_)) | None => Start::Resume {
+        Some(Transcript::Found(..)) | None => Start::Resume {
             id: last.id.clone(),
         },
     }
@@ -159,13 +159,14 @@ pub fn transcript_places(
 /// The first of `places` that is a regular file (following symlinks: it is the user's own
 /// config dir, read only to see that the file is there).
 pub fn find_transcript(places: Vec<PathBuf>) -> Transcript {
-    match places
-        .iter()
-        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
-    {
-        Some(p) => Transcript::Found(p.clone()),
-        None => Transcript::Missing(places),
+    for p in &places {
+        if let Ok(m) = std::fs::metadata(p)
+            && m.is_file()
+        {
+            return Transcript::Found(p.clone(), m.len());
+        }
     }
+    Transcript::Missing(places)
 }
 
 /// The config dir Claude Code uses for a slot with `env` as its own environment.
@@ -202,7 +203,7 @@ mod tests {
         let first = next_start(None, None, false, 0);
         assert!(is_id(first.id()) && !first.resumed());
         assert_eq!(first.flags()[0], "--session-id");
-        let found = Transcript::Found("/x".into());
+        let found = Transcript::Found("/x".into(), 1);
         let again = next_start(Some(&session(ID, false, 0)), Some(&found), false, 10);
         assert_eq!(again, Start::Resume { id: ID.into() });
         assert_eq!(again.flags(), ["--resume".to_string(), ID.to_string()]);
@@ -223,7 +224,7 @@ mod tests {
 
     #[test]
     fn a_resume_that_ends_soon_is_followed_by_a_fresh_start() {
-        let found = Transcript::Found("/x".into());
+        let found = Transcript::Found("/x".into(), 1);
         let soon = next_start(Some(&session(ID, true, 1_000)), Some(&found), false, 30_000);
         assert!(!soon.resumed(), "{soon:?}");
         assert!(
@@ -243,7 +244,7 @@ mod tests {
 
     #[test]
     fn the_operator_may_ask_for_fresh_and_a_bad_id_is_never_resumed() {
-        let found = Transcript::Found("/x".into());
+        let found = Transcript::Found("/x".into(), 1);
         assert!(!next_start(Some(&session(ID, false, 0)), Some(&found), true, 1).resumed());
         let forged = session("x; rm -rf ~", false, 0);
         let s = next_start(Some(&forged), Some(&found), false, 1);

@@ -136,6 +136,7 @@ pub(super) fn known_keys(parent: &str) -> Option<&'static [&'static str]> {
             "sessions",
             "backoff",
             "agent",
+            "notify",
             "status_file",
             "state_dir",
             "metrics",
@@ -161,7 +162,10 @@ pub(super) fn known_keys(parent: &str) -> Option<&'static [&'static str]> {
             "working_patterns",
             "waiting_patterns",
             "busy_window",
+            "hung_after",
+            "on_hung",
         ],
+        "notify" => &["bell", "command", "done", "min_interval", "timeout"],
         _ => return None,
     })
 }

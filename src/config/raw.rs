@@ -24,6 +24,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) agent: Option<RawAgent>,
     #[serde(default)]
+    pub(super) notify: Option<RawNotify>,
+    #[serde(default)]
     pub(super) status_file: Option<String>,
     #[serde(default)]
     pub(super) state_dir: Option<String>,
@@ -130,4 +132,22 @@ pub(super) struct RawAgent {
     pub(super) waiting_patterns: Option<Vec<String>>,
     #[serde(default)]
     pub(super) busy_window: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub(super) hung_after: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub(super) on_hung: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawNotify {
+    #[serde(default)]
+    pub(super) bell: Option<bool>,
+    #[serde(default)]
+    pub(super) command: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) done: Option<bool>,
+    #[serde(default)]
+    pub(super) min_interval: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub(super) timeout: Option<serde_yaml::Value>,
 }

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::checker::Checker;
-use super::raw::{RawAgent, RawBackoff, RawConfig, RawTmux};
+use super::raw::{RawAgent, RawBackoff, RawConfig, RawNotify, RawTmux};
 use super::slots::{check_collisions, pools, sessions};
-use super::{AgentConfig, BackoffConfig, Config, default_state_dir, expand_home};
+use super::{AgentConfig, BackoffConfig, Config, NotifyConfig, default_state_dir, expand_home};
 
 /// Every section in turn, then the slots across pools and sessions.
 pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &Path) -> Config {
@@ -24,6 +24,7 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
     );
     let backoff = backoff(&raw.backoff.unwrap_or_default(), ck);
     let agent = agent(raw.agent.unwrap_or_default(), ck);
+    let notify = notify(raw.notify.unwrap_or_default(), ck);
     let pools = pools(raw.pools.unwrap_or_default(), ck, home);
     let sessions = sessions(raw.sessions.unwrap_or_default(), ck, home);
     let metrics = raw.metrics.and_then(|m| match super::metrics_addr(&m) {
@@ -44,6 +45,7 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
         sessions,
         backoff,
         agent,
+        notify,
         status_file: raw.status_file.map(|p| expand_home(&p, home)),
         state_dir: raw
             .state_dir
@@ -118,6 +120,23 @@ fn agent(ra: RawAgent, ck: &mut Checker<'_>) -> AgentConfig {
             ra.busy_window.as_ref(),
             Duration::from_secs(3),
         ),
+        hung_after: ck.duration(
+            "agent.hung_after",
+            ra.hung_after.as_ref(),
+            Duration::from_secs(15 * 60),
+        ),
+        restart_hung: match ra.on_hung.as_ref().map(|v| v.as_str()) {
+            None | Some(Some("none")) => false,
+            Some(Some("restart")) => true,
+            Some(_) => {
+                ck.at(
+                    "agent.on_hung",
+                    "`agent.on_hung` must be `none` or `restart`",
+                    Some("restart interrupts a hung agent, then respawns it with its conversation"),
+                );
+                false
+            }
+        },
     };
     for (key, list) in [
         ("working_patterns", &agent.working_patterns),
@@ -136,6 +155,33 @@ fn agent(ra: RawAgent, ck: &mut Checker<'_>) -> AgentConfig {
         }
     }
     agent
+}
+
+/// Notifications: the bell on by default, a command only when given (not empty).
+fn notify(rn: RawNotify, ck: &mut Checker<'_>) -> NotifyConfig {
+    let command = rn.command.unwrap_or_default();
+    if command.first().is_some_and(String::is_empty) {
+        ck.at(
+            "notify.command[0]",
+            "`notify.command` starts with an empty program name",
+            Some("an argv: [\"notify-send\", \"tmux-supervisor\"]"),
+        );
+    }
+    NotifyConfig {
+        bell: rn.bell.unwrap_or(true),
+        command,
+        done: rn.done.unwrap_or(false),
+        min_interval: ck.duration(
+            "notify.min_interval",
+            rn.min_interval.as_ref(),
+            Duration::from_secs(60),
+        ),
+        timeout: ck.duration(
+            "notify.timeout",
+            rn.timeout.as_ref(),
+            Duration::from_secs(10),
+        ),
+    }
 }
 
 fn strings(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {

@@ -41,11 +41,24 @@ impl AgentFiles {
 }
 
 /// What the controller knows of agent slots between polls.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AgentState {
     pub files: Option<AgentFiles>,
+    /// The machine's time zone: a reset time without a zone is in it.
+    pub tz: jiff::tz::TimeZone,
     /// Slot name → the conversation id looked for at the last poll and what was found.
     transcripts: HashMap<String, (String, Transcript)>,
+}
+
+impl Default for AgentState {
+    /// No files yet, and the machine's time zone (UTC if it cannot be read).
+    fn default() -> Self {
+        AgentState {
+            files: None,
+            tz: jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC),
+            transcripts: HashMap::new(),
+        }
+    }
 }
 
 /// One slot's conversation for the poll to look for.
@@ -103,6 +116,32 @@ impl Supervisor {
             .into_iter()
             .map(|(p, t)| (p.slot, (p.id, t)))
             .collect();
+    }
+
+    /// Settles `limited` and `hung` on the observation (after it was remembered).
+    pub(super) fn settle_conditions(&mut self, obs: &mut Observation, now: Millis) {
+        let transcript_len: HashMap<String, u64> = self
+            .agents
+            .transcripts
+            .iter()
+            .filter_map(|(slot, (_, t))| match t {
+                Transcript::Found(_, len) => Some((slot.clone(), *len)),
+                Transcript::Missing(_) => None,
+            })
+            .collect();
+        let reads = crate::claude::conditions::Reads {
+            captures: &self.captures,
+            transcript_len: &transcript_len,
+            tz: &self.agents.tz,
+        };
+        crate::claude::conditions::settle(
+            obs,
+            &self.layout,
+            &self.config.agent,
+            &reads,
+            &mut self.memory,
+            now,
+        );
     }
 
     /// What the next start of slot `name` would be, without starting it: the confirm of the

@@ -129,7 +129,7 @@ fn a_crashed_agent_comes_back_with_its_conversation_or_fresh_without_its_transcr
         .into_iter()
         .map(|p| {
             let t = if p.slot == "cc-1" {
-                Transcript::Found("/h/.claude/projects/-nonexistent-work/x.jsonl".into())
+                Transcript::Found("/h/.claude/projects/-nonexistent-work/x.jsonl".into(), 10)
             } else {
                 Transcript::Missing(vec!["/h/.claude/projects/-nonexistent-work/y.jsonl".into()])
             };

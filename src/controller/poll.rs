@@ -72,6 +72,7 @@ impl Supervisor {
             &mut self.memory,
             now,
         );
+        self.settle_conditions(&mut obs, now);
         self.log_state_changes(&before, &obs);
         self.tell_server_change(&obs, now);
         let urgent = obs.slots.iter().any(|s| {

@@ -35,6 +35,16 @@ pub enum Cause {
     Title { working: bool },
     /// The operator pressed Esc: Claude Code says the turn was interrupted.
     Interrupted,
+    /// A usage or rate limit, resetting at `until` (unix ms) when the agent said; `dead` when
+    /// the agent is gone meanwhile (it is not restarted before the reset).
+    Limited {
+        line: String,
+        until: Option<Millis>,
+        now: Millis,
+        dead: bool,
+    },
+    /// Working with no progress for this long.
+    Hung { for_ms: Millis },
     /// Output this many seconds ago, within `busy_window`.
     Output { ago_s: i64 },
     /// Nothing printed for this long; `agent` when the agent is in the foreground.
@@ -110,6 +120,23 @@ impl fmt::Display for Cause {
             Cause::Title { working: true } => f.write_str("title: spinner (working)"),
             Cause::Title { working: false } => f.write_str("title: ✳ (idle)"),
             Cause::Interrupted => f.write_str("interrupted"),
+            Cause::Limited {
+                line,
+                until,
+                now,
+                dead,
+            } => {
+                match until {
+                    Some(u) => write!(f, "limit resets in {}", crate::time::countdown(*u, *now))?,
+                    None => f.write_str("limit hit")?,
+                }
+                write!(f, ": {line}")?;
+                if *dead {
+                    f.write_str(" (agent gone; not restarted before the reset)")?;
+                }
+                Ok(())
+            }
+            Cause::Hung { for_ms } => write!(f, "no progress for {}", short_age(*for_ms)),
             Cause::Output { ago_s } => write!(f, "output {ago_s}s ago"),
             Cause::Quiet { agent, for_ms } => {
                 let what = if *agent { "agent" } else { "program" };

@@ -16,7 +16,14 @@ impl Mark {
     /// The glyph drawn in the mark column.
     pub fn glyph(self) -> &'static str {
         match self {
-            Mark::Slot(State::Idle | State::Working | State::Waiting | State::Failed) => "●",
+            Mark::Slot(
+                State::Idle
+                | State::Working
+                | State::Waiting
+                | State::Failed
+                | State::Limited
+                | State::Hung,
+            ) => "●",
             Mark::Slot(State::Missing | State::Absent) => "○",
             Mark::Slot(State::Starting) => "◌",
             Mark::Stray => "◆",
@@ -31,6 +38,9 @@ pub fn mark(m: Mark) -> Style {
         Mark::Slot(State::Idle | State::Working) => Style::new().fg(Color::Green),
         Mark::Slot(State::Waiting | State::Starting) => Style::new().fg(Color::Yellow),
         Mark::Slot(State::Failed | State::Missing) => Style::new().fg(Color::Red),
+        Mark::Slot(State::Limited) => Style::new().fg(Color::Blue),
+        // Orange where the terminal has 256 colors.
+        Mark::Slot(State::Hung) => Style::new().fg(Color::Indexed(208)),
         Mark::Slot(State::Absent) | Mark::Other => Style::new().fg(Color::DarkGray),
         Mark::Stray => Style::new().fg(Color::Magenta),
     }

@@ -120,6 +120,8 @@ pub enum Effect {
     },
     Quit,
     Redraw,
+    /// Tell the operator: the bell, and `notify.command`.
+    Notify(Vec<crate::notify::Notice>),
 }
 
 impl App {
@@ -226,6 +228,10 @@ pub fn update(app: &mut App, msg: Msg, now: Millis) -> Vec<Effect> {
         Msg::Polled(r) => {
             let jobs = app.sup.polled(r, now);
             execute(jobs, &mut fx);
+            let notices = app.sup.outbox.take();
+            if !notices.is_empty() {
+                fx.push(Effect::Notify(notices));
+            }
             fx.push(Effect::Save);
             fx.push(Effect::Redraw);
         }

@@ -5,11 +5,10 @@ use serde::Serialize;
 
 use crate::config::AgentKind;
 use crate::config::Config;
-use crate::controller::{AgentFiles, HookRecords, Mode, Supervisor, forget_the_last_run};
+use crate::controller::{AgentFiles, Mode, Supervisor};
 use crate::memory::{Memory, Store};
-use crate::observe::{Observation, Seen, State, observe_all};
+use crate::observe::{Observation, State};
 use crate::pool::Layout;
-use crate::remember::remember;
 use crate::time::short_age;
 use crate::tmux::Tmux;
 use crate::{runner, statedir};
@@ -64,6 +63,8 @@ pub struct SlotReport {
     pub resumed: Option<bool>,
     /// The agent's latest hook event since it started.
     pub last_hook: Option<LastHook>,
+    /// A limited agent's reset time (RFC 3339, UTC), when it said.
+    pub limited_until: Option<String>,
 }
 
 /// A hook event and how long ago it came.
@@ -92,9 +93,8 @@ pub fn run(tmux: &dyn Tmux, config: &Config, store: &Store, server: &str, json: 
         );
     }
     // The remembered failures, counters and panes, read only: check changes nothing.
-    let mut memory = store.peek();
-    forget_the_last_run(&mut memory);
-    let mut sup = Supervisor::new(config.clone(), memory.clone(), Mode::default());
+    let memory = store.peek();
+    let mut sup = Supervisor::new(config.clone(), memory, Mode::default());
     sup.agents.files = Some(AgentFiles::for_config(config));
     let result = sup.poll_job().run(tmux);
     if let Some(e) = result.error {
@@ -106,16 +106,13 @@ pub fn run(tmux: &dyn Tmux, config: &Config, store: &Store, server: &str, json: 
         eprintln!("tmux-supervisor: {w}");
     }
     let now = runner::now_ms();
-    let hooks = HookRecords::new(result.hooks.clone());
-    let seen = Seen {
-        snapshot: &result.snapshot,
-        captures: &result.captures,
-        external: &result.external,
-        hooks: &hooks,
+    // The supervisor folds the poll into its copy of the memory, as a running one would.
+    sup.on_poll(result, now);
+    let (Some(obs), memory) = (sup.last.as_ref(), &sup.memory) else {
+        eprintln!("tmux-supervisor: cannot read tmux");
+        return EXIT_ERROR;
     };
-    let mut obs = observe_all(&sup.layout, &config.agent, &seen, &memory, now);
-    remember(&mut obs, &sup.layout, &config.backoff, &mut memory, now);
-    let report = report(&sup.layout, &obs, &memory, server);
+    let report = report(&sup.layout, obs, memory, server);
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
@@ -125,7 +122,7 @@ pub fn run(tmux: &dyn Tmux, config: &Config, store: &Store, server: &str, json: 
             }
         }
     } else {
-        print!("{}", report.to_text(&sup.layout, now / 1000, &obs));
+        print!("{}", report.to_text(&sup.layout, now / 1000, obs));
     }
     report.exit_code()
 }
@@ -185,6 +182,13 @@ pub fn report(layout: &Layout, obs: &Observation, memory: &Memory, server: &str)
                 agent: slot.agent,
                 agent_session_id: agent.map(|a| a.id.clone()),
                 resumed: agent.filter(|a| a.started_at.is_some()).map(|a| a.resumed),
+                limited_until: memory
+                    .slot(&slot.name)
+                    .and_then(|m| m.limit.as_ref())
+                    .filter(|_| st.state == State::Limited)
+                    .and_then(|l| l.until)
+                    .and_then(|u| jiff::Timestamp::from_millisecond(u).ok())
+                    .map(|t| t.to_string()),
                 last_hook: st.hook.as_ref().map(|h| LastHook {
                     event: h.event.clone(),
                     age_s: (obs.at.saturating_sub(h.at_ms as i64) / 1000).max(0),

@@ -51,6 +51,8 @@ pub struct Supervisor {
     pub wants_lock: bool,
     /// Claude Code slots: where their files are, and what the polls found of them.
     pub agents: AgentState,
+    /// Notices for the operator, for the loop to deliver.
+    pub outbox: crate::notify::Outbox,
     /// A poll is out.
     polling: bool,
     /// Batches of ops out.
@@ -102,6 +104,7 @@ impl Supervisor {
             preview_pane: None,
             wants_lock: false,
             agents: AgentState::default(),
+            outbox: crate::notify::Outbox::default(),
             polling: false,
             executing: 0,
             captures: HashMap::new(),

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod keymap;
 pub mod logging;
 pub mod memory;
+pub mod notify;
 pub mod observe;
 pub mod pool;
 pub mod reconcile;

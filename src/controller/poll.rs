@@ -74,6 +74,8 @@ impl Supervisor {
         );
         self.settle_conditions(&mut obs, now);
         self.log_state_changes(&before, &obs);
+        self.outbox
+            .add(&before, &obs, &self.layout, &self.config.notify, now);
         self.tell_server_change(&obs, now);
         let urgent = obs.slots.iter().any(|s| {
             self.layout.slots[s.slot].supervised()

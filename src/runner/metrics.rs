@@ -23,7 +23,7 @@ use crate::time::Millis;
 type Labels = Vec<(&'static str, String)>;
 
 /// Every state a slot can be in, so a count that drops to 0 is reported as 0.
-const STATES: [State; 7] = [
+const STATES: [State; 9] = [
     State::Idle,
     State::Working,
     State::Waiting,
@@ -31,6 +31,8 @@ const STATES: [State; 7] = [
     State::Missing,
     State::Absent,
     State::Starting,
+    State::Limited,
+    State::Hung,
 ];
 
 /// The metrics and what they are computed from.

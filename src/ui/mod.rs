@@ -107,14 +107,24 @@ fn header(frame: &mut Frame, app: &App, now: Millis, area: Rect) {
         counts.push(Span::styled(format!("poll failed: {e}  "), theme::error()));
     }
     if let Some(obs) = &sup.last {
-        for st in [
+        // Agent conditions are counted where agents run (Claude Code slots).
+        let agents = sup.layout.slots.iter().any(|s| s.agent.is_some());
+        let conditions: &[State] = if agents {
+            &[State::Limited, State::Hung]
+        } else {
+            &[]
+        };
+        for &st in [
             State::Idle,
             State::Working,
             State::Waiting,
             State::Failed,
             State::Missing,
             State::Starting,
-        ] {
+        ]
+        .iter()
+        .chain(conditions)
+        {
             let m = Mark::Slot(st);
             counts.push(Span::styled(m.glyph(), theme::mark(m)));
             counts.push(Span::raw(format!(" {} {}  ", st.as_str(), obs.count(st))));

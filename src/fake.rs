@@ -20,6 +20,8 @@ pub enum Call {
     Capture(Vec<String>),
     SwitchClient(String),
     Reap(u32),
+    /// `send-keys -t %ID Escape`.
+    Interrupt(String),
 }
 
 /// How the program started in a session behaves.
@@ -140,6 +142,7 @@ impl FakeTmux {
                 Call::Capture(_) => "capture",
                 Call::SwitchClient(_) => "switch-client",
                 Call::Reap(_) => "reap",
+                Call::Interrupt(_) => "interrupt",
             };
             *out.entry(k).or_insert(0) += 1;
         }
@@ -259,5 +262,17 @@ impl Tmux for FakeTmux {
     fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError> {
         let _s = self.record(Call::Reap(server_pid));
         Ok(())
+    }
+
+    fn interrupt(&self, pane_id: &str) -> Result<(), TmuxError> {
+        let s = self.record(Call::Interrupt(pane_id.to_string()));
+        if s.panes.iter().any(|p| p.pane_id == pane_id) {
+            Ok(())
+        } else {
+            Err(TmuxError::Failed {
+                args: format!("send-keys -t {pane_id} Escape"),
+                message: format!("can't find pane: {pane_id}"),
+            })
+        }
     }
 }

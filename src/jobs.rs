@@ -56,8 +56,13 @@ pub struct PollResult {
 #[derive(Debug, Clone)]
 pub enum OpKind {
     Create(Launch),
-    Respawn { pane_id: String, launch: Launch },
+    Respawn {
+        pane_id: String,
+        launch: Launch,
+    },
     Kill(Target),
+    /// Esc in the pane: interrupts a hung agent's turn before it is respawned.
+    Interrupt(String),
 }
 
 impl OpKind {
@@ -67,6 +72,7 @@ impl OpKind {
             OpKind::Create(_) => "create",
             OpKind::Respawn { .. } => "respawn",
             OpKind::Kill(_) => "kill",
+            OpKind::Interrupt(_) => "interrupt",
         }
     }
 }
@@ -96,6 +102,8 @@ pub enum Done {
     /// The pane was restarted in place.
     Respawned,
     Killed,
+    /// Esc was sent.
+    Interrupted,
 }
 
 /// Why an op did not happen.

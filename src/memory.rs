@@ -95,6 +95,8 @@ pub struct SlotMemory {
     pub limit: Option<Limit>,
     /// The limit line that has expired: the same line still on screen is not a new limit.
     pub expired_limit: Option<String>,
+    /// A hung agent was sent Esc then (`agent.on_hung: restart`): it is respawned next.
+    pub hung_interrupt: Option<Millis>,
     /// The working agent's last progress: a fingerprint of its hook events, transcript and
     /// pane text (the spinner's clock left out), and when it last changed.
     #[serde(skip)]

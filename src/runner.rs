@@ -147,6 +147,7 @@ pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
                     tmux.respawn(pane_id, launch).map(|()| Done::Respawned)
                 }
                 OpKind::Kill(target) => tmux.kill(target).map(|()| Done::Killed),
+                OpKind::Interrupt(pane) => tmux.interrupt(pane).map(|()| Done::Interrupted),
             };
             stopping = matches!(outcome, Err(TmuxError::Stopped));
             OpResult {

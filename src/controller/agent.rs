@@ -10,10 +10,14 @@ use super::Supervisor;
 use crate::claude::events::HookRecord;
 use crate::claude::session::{self, Start, Transcript};
 use crate::config::AgentKind;
-use crate::memory::{AgentSession, EventKind};
-use crate::observe::Observation;
-use crate::time::Millis;
+use crate::jobs::{OpJob, OpKind};
+use crate::memory::{Action, AgentSession, EventKind};
+use crate::observe::{Cause, Observation, State};
+use crate::time::{Millis, short_age};
 use crate::tmux::Launch;
+
+/// How long a hung agent has after its Esc before it is respawned.
+pub const HUNG_GRACE: Millis = 3_000;
 
 /// Where an agent slot's files are, as the loop that runs the supervisor set them up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +146,73 @@ impl Supervisor {
             &mut self.memory,
             now,
         );
+    }
+
+    /// With `agent.on_hung: restart`, a hung agent (in the pane the supervisor started) is
+    /// sent Esc, so it can end its turn and write its transcript; [`HUNG_GRACE`] later it is
+    /// respawned with its conversation. The event log says each step.
+    pub(super) fn hung_jobs(&mut self, now: Millis) -> Vec<OpJob> {
+        if !self.config.agent.restart_hung || !self.mode.acts() {
+            return Vec::new();
+        }
+        let Some(obs) = &self.last else {
+            return Vec::new();
+        };
+        let hung: Vec<(usize, Cause, crate::tmux::Pane)> = obs
+            .slots
+            .iter()
+            .filter(|s| s.state == State::Hung && s.owned)
+            .filter(|s| self.layout.slots[s.slot].supervised())
+            .filter_map(|s| Some((s.slot, s.cause.clone(), s.pane.clone()?)))
+            .collect();
+        let mut jobs = Vec::new();
+        for (slot, cause, pane) in hung {
+            let name = self.layout.slots[slot].name.clone();
+            let m = self.memory.slot_mut(&name);
+            if m.in_flight.is_some() {
+                continue;
+            }
+            match m.hung_interrupt {
+                None => {
+                    m.hung_interrupt = Some(now);
+                    self.memory.push(
+                        now,
+                        EventKind::Info,
+                        &name,
+                        format!("{name} is hung ({cause}): interrupting it (Esc)"),
+                    );
+                    jobs.push(OpJob {
+                        name,
+                        kind: OpKind::Interrupt(pane.pane_id),
+                        manual: false,
+                    });
+                }
+                Some(at) if now.saturating_sub(at) >= HUNG_GRACE => {
+                    m.hung_interrupt = None;
+                    self.memory.push(
+                        now,
+                        EventKind::Info,
+                        &name,
+                        format!(
+                            "{name} still hung {} after the interrupt: respawning it with its conversation",
+                            short_age(now.saturating_sub(at))
+                        ),
+                    );
+                    let launch = self.launch(slot, false, now);
+                    self.begin_start(&name, Action::Respawn, Some(pane.pane_pid), now);
+                    jobs.push(OpJob {
+                        name,
+                        kind: OpKind::Respawn {
+                            pane_id: pane.pane_id,
+                            launch,
+                        },
+                        manual: false,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        jobs
     }
 
     /// What the next start of slot `name` would be, without starting it: the confirm of the

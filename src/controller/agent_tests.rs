@@ -39,7 +39,7 @@ fn sup() -> Supervisor {
 fn command_of(job: &OpJob) -> Vec<String> {
     match &job.kind {
         OpKind::Create(l) | OpKind::Respawn { launch: l, .. } => l.command.clone(),
-        OpKind::Kill(_) => Vec::new(),
+        OpKind::Kill(_) | OpKind::Interrupt(_) => Vec::new(),
     }
 }
 
@@ -288,4 +288,79 @@ fn the_agents_hooks_name_its_conversation() {
     poll.hooks = vec![bad];
     sup.on_poll(poll, t + 1000);
     assert_eq!(sup.memory.slot("cc-2").unwrap().agent, before);
+}
+
+#[test]
+fn a_hung_agent_is_interrupted_then_respawned_with_its_conversation() {
+    let yaml = format!("agent: {{hung_after: 10s, on_hung: restart}}\n{YAML}");
+    let cfg = Config::parse_with_home(&yaml, "t", std::path::Path::new("/h")).unwrap();
+    let mut sup = Supervisor::without_memory(cfg);
+    let jobs = started(&mut sup);
+    let id = flag_after(&command_of(&jobs[0]), "--session-id")
+        .unwrap()
+        .to_string();
+    // A stalled stream: the spinner's seconds count on, nothing else.
+    let poll_at = |sup: &mut Supervisor, s: i64| {
+        let t = NOW + s * 1000;
+        let mut p = agent_pane("cc-1", 1);
+        p.window_activity = t / 1000;
+        let text = format!("✢ Dilly-dallying… ({s}s · ↓ 0 tokens)\n  esc to interrupt");
+        sup.on_poll(polled(vec![p, agent_pane("cc-2", 2)], &[("%1", &text)]), t);
+        t
+    };
+    for s in 1..=10 {
+        poll_at(&mut sup, s);
+        assert_eq!(state(&sup, "cc-1").0, State::Working, "at {s}s");
+        assert!(sup.reconcile(NOW + s * 1000).is_empty());
+    }
+    let t = poll_at(&mut sup, 11);
+    assert_eq!(
+        state(&sup, "cc-1"),
+        (State::Hung, "no progress for 10s".into())
+    );
+    let jobs = sup.reconcile(t);
+    assert!(matches!(&jobs[..], [j] if matches!(&j.kind, OpKind::Interrupt(p) if p == "%1")));
+    // Still hung within the grace: nothing more.
+    let t = poll_at(&mut sup, 12);
+    assert!(sup.reconcile(t).is_empty());
+    let t = poll_at(&mut sup, 15);
+    let jobs = sup.reconcile(t);
+    let [job] = &jobs[..] else { panic!("{jobs:?}") };
+    assert!(matches!(&job.kind, OpKind::Respawn { pane_id, .. } if pane_id == "%1"));
+    assert_eq!(flag_after(&command_of(job), "--resume"), Some(id.as_str()));
+    let said: Vec<&str> = sup.memory.events.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        said.iter()
+            .any(|e| e.contains("is hung (no progress for 10s): interrupting it (Esc)")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|e| e.contains("still hung 4s after the interrupt: respawning it")),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn a_limited_slot_is_not_restarted_even_dead() {
+    let mut sup = sup();
+    started(&mut sup);
+    let text = "❯ go\n  ⎿  You've hit your session limit · resets 11:59pm (UTC)\n";
+    let p = dead(agent_pane("cc-1", 1), 1);
+    let mut poll = polled(vec![p], &[("%1", text)]);
+    // The capture was taken while it was alive.
+    sup.on_poll(
+        polled(vec![agent_pane("cc-1", 1)], &[("%1", text)]),
+        NOW + 1000,
+    );
+    poll.captures.clear();
+    sup.agents.tz = jiff::tz::TimeZone::UTC;
+    sup.on_poll(poll, NOW + 2000);
+    let (s, why) = state(&sup, "cc-1");
+    assert_eq!(s, State::Limited, "{why}");
+    assert!(
+        why.contains("agent gone; not restarted before the reset"),
+        "{why}"
+    );
+    assert!(sup.reconcile(NOW + 2000).iter().all(|j| j.name != "cc-1"));
 }

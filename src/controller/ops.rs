@@ -69,10 +69,17 @@ impl Supervisor {
                 }
             }
         }
+        jobs.extend(self.hung_jobs(now));
         jobs
     }
 
-    fn begin_start(&mut self, name: &str, op: Action, old_pane_pid: Option<u32>, now: Millis) {
+    pub(super) fn begin_start(
+        &mut self,
+        name: &str,
+        op: Action,
+        old_pane_pid: Option<u32>,
+        now: Millis,
+    ) {
         self.unconfirmed.remove(name);
         let m = self.memory.slot_mut(name);
         if m.started_before {
@@ -176,6 +183,18 @@ impl Supervisor {
                 // Dropped because the supervisor is stopping: nothing happened to the slot.
                 Err(e) if e.is_stopped() => self.not_done(name, verb, &e, now),
                 Ok(Done::Killed) => self.killed(name, who, now),
+                Ok(Done::Interrupted) => self.memory.push(
+                    now,
+                    EventKind::Info,
+                    name,
+                    format!("{name}: Esc sent to the hung agent"),
+                ),
+                Err(e) if matches!(r.job.kind, OpKind::Interrupt(_)) => self.memory.push(
+                    now,
+                    EventKind::Error,
+                    name,
+                    format!("interrupt {name} failed: {e}"),
+                ),
                 Err(e) if matches!(r.job.kind, OpKind::Kill(_)) => self.kill_failed(name, &e, now),
                 Ok(Done::AlreadyExisted) => self.already_existed(name, now),
                 Ok(Done::Unfinished { pane, error }) => self.unfinished(name, pane, &error, now),

@@ -150,7 +150,7 @@ impl Metrics {
             let kind = match job.kind {
                 OpKind::Create(_) => "create",
                 OpKind::Respawn { .. } => "respawn",
-                OpKind::Kill(_) => continue,
+                OpKind::Kill(_) | OpKind::Interrupt(_) => continue,
             };
             self.starts
                 .get_or_create(&vec![("kind", kind.to_string())])

@@ -65,6 +65,9 @@ impl Tmux for Stopping {
     fn reap_lost_exits(&self, _: u32) -> Result<(), TmuxError> {
         Err(self.call())
     }
+    fn interrupt(&self, _: &str) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
 }
 
 #[test]
@@ -128,6 +131,9 @@ impl Tmux for Fixed {
     }
     fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError> {
         self.reaped.lock().unwrap().push(server_pid);
+        Ok(())
+    }
+    fn interrupt(&self, _: &str) -> Result<(), TmuxError> {
         Ok(())
     }
 }

@@ -222,6 +222,18 @@ impl Tmux for TmuxCli {
         self.run(&args).map(drop)
     }
 
+    fn interrupt(&self, pane_id: &str) -> Result<(), TmuxError> {
+        let target = Target::Pane(pane_id.to_owned());
+        target.validate()?;
+        self.run(&[
+            Arg::plain("send-keys"),
+            Arg::plain("-t"),
+            Arg::plain(target.render()),
+            Arg::plain("Escape"),
+        ])
+        .map(drop)
+    }
+
     fn kill(&self, target: &Target) -> Result<(), TmuxError> {
         target.validate()?;
         self.run(&[

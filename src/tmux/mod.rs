@@ -139,6 +139,8 @@ pub trait Tmux: Send + Sync {
     /// can miss the SIGCHLD of a pane's process (libutempter, tmux#311), and then shows
     /// `pane_dead=1` with no status until some other child exits.
     fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError>;
+    /// Presses Esc in a pane (`send-keys -t %ID Escape`): interrupts a Claude Code turn.
+    fn interrupt(&self, pane_id: &str) -> Result<(), TmuxError>;
 }
 
 #[cfg(test)]

@@ -364,3 +364,33 @@ fn a_limited_slot_is_not_restarted_even_dead() {
     );
     assert!(sup.reconcile(NOW + 2000).iter().all(|j| j.name != "cc-1"));
 }
+
+#[test]
+fn notices_come_once_per_transition_never_per_poll_and_not_at_start_up() {
+    let mut sup = sup();
+    let waiting = |t: Millis| {
+        let mut p = agent_pane("cc-1", 1);
+        p.window_activity = t / 1000 - 60;
+        polled(
+            vec![p, agent_pane("cc-2", 2)],
+            &[("%1", "Do you want to proceed?")],
+        )
+    };
+    // Waiting at the first poll: already so at start-up, not news.
+    sup.on_poll(waiting(NOW), NOW);
+    assert!(sup.outbox.take().is_empty());
+    // Idle, then waiting: one notice, then 30 quiet polls say nothing more.
+    sup.on_poll(
+        polled(vec![agent_pane("cc-1", 1)], &[("%1", "❯ ")]),
+        NOW + 1000,
+    );
+    sup.on_poll(waiting(NOW + 2000), NOW + 2000);
+    let n = sup.outbox.take();
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!((n[0].slot.as_str(), n[0].state), ("cc-1", State::Waiting));
+    for i in 0..30 {
+        let t = NOW + 3000 + i * 1000;
+        sup.on_poll(waiting(t), t);
+        assert!(sup.outbox.take().is_empty(), "poll {i}");
+    }
+}

@@ -174,6 +174,13 @@ impl Mock {
             .count()
     }
 
+    /// An answer of the main loop is being streamed.
+    pub fn main_stream_open(&self) -> bool {
+        lock(&self.shared.log)
+            .iter()
+            .any(|r| r.is_main() && r.outcome == Outcome::Open)
+    }
+
     /// One line per request, for a failure message.
     pub fn summary(&self) -> String {
         self.requests()

@@ -150,10 +150,12 @@ fn a_plain_prompt_is_streamed_as_sse_events_one_chunk_each() {
         r.events()[types.len() - 2]["delta"]["stop_reason"],
         "end_turn"
     );
-    let log = mock.requests();
+    // The mock marks the answer done once its last chunk is written: soon after we read it.
+    let log = mock.wait_for("the answer done", Duration::from_secs(5), |log| {
+        log.first().is_some_and(|r| r.outcome == Outcome::Done)
+    });
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].path(), "/v1/messages");
-    assert_eq!(log[0].outcome, Outcome::Done);
     assert_eq!(log[0].header("x-api-key"), Some("sk-ant-api03..."));
     assert_eq!(log[0].prompt(), "hello");
     assert!(log[0].is_main());

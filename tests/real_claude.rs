@@ -249,6 +249,18 @@ fn the_mocks_errors_reach_the_client_with_an_api_key() {
         r.header("x-api-key")
             .is_some_and(|k| k.starts_with("sk-ant-api03"))
     );
+    // A stalled stream: the client keeps its working line while nothing comes.
+    slot.submit("hang 20");
+    slot.mock.wait_for("the stream stalled", PATIENCE, |_| {
+        slot.mock.main_stream_open()
+    });
+    note(&slot, "a stalled stream", "esc to interrupt");
+    let line = slot
+        .screen()
+        .lines()
+        .find(|l| l.contains('…'))
+        .map(str::to_string);
+    eprintln!("its working line: {line:?}");
 }
 
 #[test]

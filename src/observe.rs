@@ -398,7 +398,9 @@ fn pane_state<H: BuildHasher>(
             }
         }
     }
-    if read.claude {
+    // Claude Code's own marks: for a Claude Code slot, and for any pane where the agent runs
+    // in the foreground (the manual pool runs it without `agent: claude`).
+    if read.claude || is_agent(&p.current_command, agent) {
         if text.is_some_and(hooks::interrupted) {
             return (State::Idle, Cause::Interrupted);
         }

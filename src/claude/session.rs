@@ -169,16 +169,26 @@ pub fn find_transcript(places: Vec<PathBuf>) -> Transcript {
     Transcript::Missing(places)
 }
 
-/// The config dir Claude Code uses for a slot with `env` as its own environment.
+/// The config dir Claude Code uses for a slot with `env` as its own environment:
+/// `CLAUDE_CONFIG_DIR` of the slot, else of the supervisor (the tmux server it starts has
+/// it), else `.claude` in the slot's `HOME`, else in the supervisor's.
 pub fn config_dir(
     slot_env: &std::collections::BTreeMap<String, String>,
     own: Option<std::ffi::OsString>,
     home: &Path,
 ) -> PathBuf {
+    let set = |v: &String| !v.is_empty();
     slot_env
         .get("CLAUDE_CONFIG_DIR")
+        .filter(|v| set(v))
         .map(PathBuf::from)
         .or_else(|| own.filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            slot_env
+                .get("HOME")
+                .filter(|v| set(v))
+                .map(|h| Path::new(h).join(".claude"))
+        })
         .unwrap_or_else(|| home.join(".claude"))
 }
 
@@ -285,6 +295,11 @@ mod tests {
         assert_eq!(
             config_dir(&env, Some("/own".into()), home),
             PathBuf::from("/own")
+        );
+        env.insert("HOME".into(), "/slot-home".into());
+        assert_eq!(
+            config_dir(&env, None, home),
+            PathBuf::from("/slot-home/.claude")
         );
         env.insert("CLAUDE_CONFIG_DIR".into(), "/slot".into());
         assert_eq!(

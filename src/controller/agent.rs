@@ -71,8 +71,9 @@ pub struct TranscriptProbe {
     pub slot: String,
     pub id: String,
     pub workdir: PathBuf,
-    /// `CLAUDE_CONFIG_DIR` of the slot's own environment.
+    /// `CLAUDE_CONFIG_DIR` and `HOME` of the slot's own environment.
     pub config_dir: Option<String>,
+    pub home: Option<String>,
     /// Where the agent's hooks said the transcript is.
     pub from_hook: Option<String>,
 }
@@ -83,6 +84,9 @@ impl TranscriptProbe {
         let mut env = std::collections::BTreeMap::new();
         if let Some(d) = &self.config_dir {
             env.insert("CLAUDE_CONFIG_DIR".to_string(), d.clone());
+        }
+        if let Some(h) = &self.home {
+            env.insert("HOME".to_string(), h.clone());
         }
         let dir = session::config_dir(&env, std::env::var_os("CLAUDE_CONFIG_DIR"), home);
         session::find_transcript(session::transcript_places(
@@ -108,6 +112,7 @@ impl Supervisor {
                     id: a.id.clone(),
                     workdir: s.workdir.clone(),
                     config_dir: s.env.get("CLAUDE_CONFIG_DIR").cloned(),
+                    home: s.env.get("HOME").cloned(),
                     from_hook: a.transcript.clone(),
                 })
             })

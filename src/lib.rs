@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod check;
+pub mod claude;
 pub mod config;
 pub mod controller;
 pub mod describe;

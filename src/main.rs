@@ -83,6 +83,8 @@ enum Command {
     },
     /// Print the man page (roff): `tmux-supervisor man | man -l -`.
     Man,
+    Hook(tmux_supervisor::claude::hook::HookArgs),
+    Hooks(tmux_supervisor::claude::install::HooksArgs),
 }
 
 /// The shells completions are made for.
@@ -107,6 +109,8 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Completions { shell }) => return completions(*shell),
         Some(Command::Man) => return man(),
+        Some(Command::Hook(args)) => return args.run(),
+        Some(Command::Hooks(args)) => return args.run(&found(&cli)),
         _ => {}
     }
     let config = match load_config(&cli) {
@@ -129,7 +133,9 @@ fn main() -> ExitCode {
             daemon(config, &cli, at)
         }
         // Handled before the config is read.
-        Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS,
+        Some(Command::Completions { .. } | Command::Man | Command::Hook(_) | Command::Hooks(_)) => {
+            ExitCode::SUCCESS
+        }
         None => ui(config, &cli),
     }
 }

@@ -137,13 +137,24 @@ fn server_key() -> Option<String> {
     )))
 }
 
+/// Longest socket path `sendto` takes (`sun_path` holds 108 bytes with its NUL).
+const SUN_PATH_MAX: usize = 107;
+
 /// Tells a supervisor waiting on `<state_dir>/wake-<key>.sock` that there is news: one
-/// datagram, sent without blocking; nobody listening is not an error.
+/// datagram, sent without blocking; nobody listening is not an error. A path too long for a
+/// socket address is reached from inside the state dir (this process does nothing after).
 fn wake(state_dir: &Path, key: &str) {
-    let path = state_dir.join(format!("wake-{key}.sock"));
-    if let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() {
-        let _ = sock.set_nonblocking(true);
+    use std::os::unix::ffi::OsStrExt as _;
+    let name = format!("wake-{key}.sock");
+    let path = state_dir.join(&name);
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let _ = sock.set_nonblocking(true);
+    if path.as_os_str().as_bytes().len() <= SUN_PATH_MAX {
         let _ = sock.send_to(b"hook", path);
+    } else if std::env::set_current_dir(state_dir).is_ok() {
+        let _ = sock.send_to(b"hook", name);
     }
 }
 

@@ -227,30 +227,36 @@ fn planted_files_in_the_events_dir_neither_hang_nor_redirect_the_hook() {
 }
 
 #[test]
-fn the_hook_wakes_a_supervisor_listening_on_its_socket() {
+fn the_hook_wakes_a_supervisor_listening_on_its_socket_even_at_a_long_path() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    fs::create_dir(&state).unwrap();
     let key = tmux_supervisor::socket::key(Path::new("/tmp/tmux-4242/woken"));
-    let sock =
-        std::os::unix::net::UnixDatagram::bind(state.join(format!("wake-{key}.sock"))).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let out = bin(dir.path())
-        .args([
-            "hook",
-            "--state-dir",
-            state.to_str().unwrap(),
-            "UserPromptSubmit",
-        ])
-        .env("TMUX", "/tmp/tmux-4242/woken,1,0")
-        .env("TMUX_PANE", "%1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let mut buf = [0u8; 64];
-    let n = sock.recv(&mut buf).unwrap();
-    assert!(n > 0);
-    // By then the event is on disk.
-    assert_eq!(events::load(&state, &key)[0].event, "UserPromptSubmit");
+    // The second state dir's socket path is longer than a socket address may be: the test
+    // binds it through a short symlink, the hook reaches it from inside the dir.
+    let long = dir.path().join("d".repeat(100)).join("state");
+    for (i, state) in [dir.path().join("state"), long].into_iter().enumerate() {
+        fs::create_dir_all(&state).unwrap();
+        let short = dir.path().join(format!("s{i}"));
+        symlink(&state, &short).unwrap();
+        let sock =
+            std::os::unix::net::UnixDatagram::bind(short.join(format!("wake-{key}.sock"))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let out = bin(dir.path())
+            .args([
+                "hook",
+                "--state-dir",
+                state.to_str().unwrap(),
+                "UserPromptSubmit",
+            ])
+            .env("TMUX", "/tmp/tmux-4242/woken,1,0")
+            .env("TMUX_PANE", "%1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let mut buf = [0u8; 64];
+        let n = sock.recv(&mut buf).unwrap();
+        assert!(n > 0, "{}", state.display());
+        // By then the event is on disk.
+        assert_eq!(events::load(&state, &key)[0].event, "UserPromptSubmit");
+    }
 }

@@ -5,7 +5,8 @@
 # median, p99 and max, with no supervisor running, and with a daemon on a private tmux server
 # and a listener on the wake socket `<state dir>/wake-<key>.sock` (the daemon's own when it binds
 # one, else a python3 stand-in bound on that path; the output says which). Side by side: the
-# bare `/bin/sh -c true` every hook pays before ours starts.
+# bare `/bin/sh -c true` every hook pays before ours starts, and `hook --help` (the binary
+# starting and exiting, recording nothing).
 #
 # Usage: bench/hook.sh            (CALLS=100)
 # Needs target/release/tmux-supervisor (cargo build --release) and python3 (the stand-in).
@@ -67,6 +68,7 @@ alone=$BENCH_TMP/alone-state
 time_calls "$alone" "$BENCH_TMP/alone" "$HOOK"
 check_recorded "$alone" "$BENCH_TMP/alone"
 time_calls "$alone" "$BENCH_TMP/sh" "true"
+time_calls "$alone" "$BENCH_TMP/start" "'$BIN' hook --help >/dev/null"
 
 # 2. A daemon on the server (a pool of 3 sessions) and a listener on its wake socket.
 cfg=$BENCH_TMP/hook.yaml
@@ -136,4 +138,5 @@ echo "|---|---|---|---|---|"
 row "no supervisor running (nobody on the wake socket)" "$BENCH_TMP/alone"
 row "daemon running, $listener" "$BENCH_TMP/daemon"
 row "baseline: \`/bin/sh -c true\`, same stdin and environment" "$BENCH_TMP/sh"
+row "the binary starting and recording nothing: \`hook --help\`" "$BENCH_TMP/start"
 echo "daemon alive at end: $alive${received:-}"

@@ -83,6 +83,8 @@ enum Command {
     },
     /// Print the man page (roff): `tmux-supervisor man | man -l -`.
     Man,
+    Hook(tmux_supervisor::claude::hook::HookArgs),
+    Hooks(tmux_supervisor::claude::install::HooksArgs),
 }
 
 /// The shells completions are made for.
@@ -107,6 +109,8 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Completions { shell }) => return completions(*shell),
         Some(Command::Man) => return man(),
+        Some(Command::Hook(args)) => return args.run(),
+        Some(Command::Hooks(args)) => return args.run(&found(&cli)),
         _ => {}
     }
     let config = match load_config(&cli) {
@@ -129,7 +133,9 @@ fn main() -> ExitCode {
             daemon(config, &cli, at)
         }
         // Handled before the config is read.
-        Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS,
+        Some(Command::Completions { .. } | Command::Man | Command::Hook(_) | Command::Hooks(_)) => {
+            ExitCode::SUCCESS
+        }
         None => ui(config, &cli),
     }
 }
@@ -199,24 +205,6 @@ fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
     }
 }
 
-/// The state file and lock of the configured server, named after its real socket path, so
-/// every way of naming one server (`-L`, `-S`, `$TMUX` inside a pane) finds the same ones.
-fn store_for(config: &Config) -> Store {
-    let tmux_env = std::env::var("TMUX").ok();
-    Store::for_server(
-        &config.state_dir,
-        &socket::server_socket(config.socket_name.as_deref(), config.socket_path.as_deref()),
-    )
-    .with_legacy(
-        &config.state_dir,
-        &tmux_supervisor::store::legacy_key(
-            config.socket_name.as_deref(),
-            config.socket_path.as_deref(),
-            tmux_env.as_deref(),
-        ),
-    )
-}
-
 /// The state dir for `daemon` and the UI: created private if missing; one that others could
 /// write to (or that is not the user's) is refused, since its lock and memory cannot be
 /// trusted: the message says how to fix it, and nothing starts.
@@ -239,7 +227,7 @@ fn check(config: &Config, json: bool) -> ExitCode {
     ExitCode::from(check::run(
         &tmux,
         config,
-        &store_for(config),
+        &Store::for_config(config),
         &config.endpoint().label(),
         json,
     ))
@@ -278,11 +266,15 @@ fn start(
         eprintln!("tmux-supervisor: cannot start the runtime: {e}");
         ExitCode::from(EXIT_ERROR)
     })?;
-    let store = store_for(&config);
-    let files = tmux_supervisor::controller::AgentFiles::for_config(&config);
+    let store = Store::for_config(&config);
+    let (files, problem) =
+        tmux_supervisor::controller::AgentFiles::for_config(&config).with_settings(&config);
     let (mut sup, persist) = Persist::open(config, Some(store), runner::now_ms());
     sup.mode.dry_run = cli.dry_run;
     sup.agents.files = Some(files);
+    if let Some(p) = problem {
+        sup.note_error(runner::now_ms(), p);
+    }
     Ok((tmux, rt, sup, persist))
 }
 

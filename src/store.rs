@@ -59,6 +59,18 @@ impl Store {
         self
     }
 
+    /// The state file and lock of the configured server, named after its real socket path, so
+    /// every way of naming one server (`-L`, `-S`, `$TMUX` inside a pane) finds the same
+    /// ones; the earlier version's, named by how the server was named, are read once.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        let tmux_env = std::env::var("TMUX").ok();
+        let (name, path) = (config.socket_name.as_deref(), config.socket_path.as_deref());
+        Store::for_server(&config.state_dir, &crate::socket::server_socket(name, path)).with_legacy(
+            &config.state_dir,
+            &legacy_key(name, path, tmux_env.as_deref()),
+        )
+    }
+
     /// The store of the server whose real socket path is `socket` (however it was named).
     pub fn for_server(state_dir: &Path, socket: &Path) -> Self {
         Store::new(state_dir, &crate::socket::key(socket))

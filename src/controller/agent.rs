@@ -44,6 +44,25 @@ impl AgentFiles {
     }
 }
 
+impl AgentFiles {
+    /// The same, with the `--settings` file written for agent slots (when the config has any);
+    /// if it cannot be written, why (the agents then run without the supervisor's hooks).
+    pub fn with_settings(mut self, config: &crate::config::Config) -> (Self, Option<String>) {
+        if !config.pools.iter().any(|p| p.agent.is_some())
+            && !config.sessions.iter().any(|s| s.agent.is_some())
+        {
+            return (self, None);
+        }
+        match crate::claude::settings::write_for_slots(&config.state_dir) {
+            Ok(path) => {
+                self.settings = Some(path);
+                (self, None)
+            }
+            Err(e) => (self, Some(format!("agents run without hooks: {e}"))),
+        }
+    }
+}
+
 /// What the controller knows of agent slots between polls.
 #[derive(Debug, Clone)]
 pub struct AgentState {

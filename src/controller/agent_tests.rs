@@ -201,6 +201,7 @@ fn record(slot: &str, event: &str, at_ms: Millis) -> HookRecord {
         source: None,
         slot: Some(slot.into()),
         pane: None,
+        ..HookRecord::default()
     }
 }
 

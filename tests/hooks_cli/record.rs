@@ -260,3 +260,69 @@ fn the_hook_wakes_a_supervisor_listening_on_its_socket_even_at_a_long_path() {
         assert_eq!(events::load(&state, &key)[0].event, "UserPromptSubmit");
     }
 }
+
+#[test]
+fn an_event_recorded_with_no_supervisor_is_read_at_the_next_start() {
+    let server = TestServer::new();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    fs::create_dir(&state).unwrap();
+    fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
+    let event = r#"{"session_id":"9b1ef456-0000-4000-8000-000000000001","hook_event_name":"PermissionRequest","tool_name":"Bash"}"#;
+    fs::write(dir.path().join("event.json"), event).unwrap();
+    // The slot's agent asks for a permission while no supervisor runs, then waits.
+    let script = format!(
+        "cd {d} && TMUX_SUPERVISOR_STATE_DIR={s} TMUX_SUPERVISOR_SLOT=cc-1 '{BIN}' hook PermissionRequest < event.json; touch done; exec sleep 100",
+        d = dir.path().display(),
+        s = state.display()
+    );
+    server.tmux_ok(&[
+        "new-session",
+        "-d",
+        "-s",
+        "cc-1",
+        "-x",
+        "80",
+        "-y",
+        "20",
+        &script,
+    ]);
+    let done = dir.path().join("done");
+    server.wait_until("the hook ran", Duration::from_secs(20), || done.exists());
+    let config = dir.path().join("config.yaml");
+    fs::write(
+        &config,
+        format!(
+            "state_dir: {}\npools:\n  - {{name: a, prefix: \"cc-\", start_index: 1, max: 1, restart: never, agent: claude}}\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    let out = bin(dir.path())
+        .args([
+            "-c",
+            config.to_str().unwrap(),
+            "-L",
+            &server.socket,
+            "check",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let slot = &json["slots"][0];
+    assert_eq!(slot["name"], "cc-1", "{json}");
+    assert_eq!(slot["state"], "waiting", "{slot}");
+    assert!(
+        slot["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("hook PermissionRequest"),
+        "{slot}"
+    );
+    assert_eq!(slot["last_hook"]["event"], "PermissionRequest", "{slot}");
+    assert_eq!(
+        slot["agent_session_id"], "9b1ef456-0000-4000-8000-000000000001",
+        "{slot}"
+    );
+}

@@ -98,8 +98,8 @@ pub struct SlotMemory {
     /// A hung agent was sent Esc then (`agent.on_hung: restart`): it is respawned next.
     pub hung_interrupt: Option<Millis>,
     /// The working agent's last progress: a fingerprint of its hook events, transcript and
-    /// pane text (the spinner's clock left out), and when it last changed.
-    #[serde(skip)]
+    /// pane text (the spinner's clock left out), and when it last changed. Kept in the state
+    /// file, so `check` (one poll) tells a hung agent as the daemon does.
     pub progress: Option<(u64, Millis)>,
     /// Memory from a state file written before panes were recorded: the session seen last
     /// may be taken as the supervisor's own at the first poll (see `remember::remember`).

@@ -11,6 +11,8 @@ mod claude_mock;
 #[path = "common/claude_slot.rs"]
 mod claude_slot;
 mod common;
+#[path = "real_claude/conditions.rs"]
+mod conditions;
 #[path = "real_claude/hooks.rs"]
 mod hooks;
 #[path = "real_claude/sessions.rs"]

@@ -158,8 +158,14 @@ fn hung(
 }
 
 /// A line as progress sees it: the spinner's line (`✻ Elucidating… (45s · ↓ 12 tokens)`) only
-/// by its token count, since its glyph, verb and seconds move without any work done.
+/// by its token count, since its glyph, verb and seconds move without any work done; the
+/// footer not at all.
 fn progress_of(line: &str) -> &str {
+    // The footer ("esc to interrupt · ← for agents", and a hint that comes and goes on its
+    // right) is not work either.
+    if line.contains("esc to interrupt") || line.contains("for shortcuts") {
+        return "";
+    }
     let t = line.trim_start();
     let spinner = t.chars().next().is_some_and(|c| "·✢*✶✻✽".contains(c)) && t.contains('…');
     if !spinner {

@@ -2,6 +2,7 @@
 //! (`--resume` and the same id, and the mock sees the earlier prompt again), and without its
 //! transcript it starts fresh under a new id and the event says why.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -21,6 +22,29 @@ fn conversation(m: &Value) -> (String, bool) {
         m["agent"]["id"].as_str().unwrap_or_default().to_string(),
         m["agent"]["resumed"] == true,
     )
+}
+
+/// Where the client keeps the transcript of conversation `id` (in the slot's HOME).
+fn transcript(slot: &ClaudeSlot, id: &str) -> PathBuf {
+    slot.claude
+        .config_dir()
+        .join("projects")
+        .join(tmux_supervisor::claude::session::project_dir_name(
+            &slot.dir,
+        ))
+        .join(format!("{id}.jsonl"))
+}
+
+/// Whether the transcript at `path` has the user's prompt `text` as a message: then there
+/// is a conversation for `--resume` to bring back.
+fn has_prompt(path: &Path, text: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| {
+        t.lines().any(|l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|v| {
+                v["type"] == "user" && v["message"]["content"].to_string().contains(text)
+            })
+        })
+    })
 }
 
 /// The client's command line in the slot's pane, as the process shows it.
@@ -43,7 +67,8 @@ fn a_crashed_agent_comes_back_with_its_conversation() {
         cmdline(pid)
     );
 
-    slot.submit("remember the word pelican, then be slow 20");
+    let prompt = "remember the word pelican, then be slow 20";
+    slot.submit(prompt);
     slot.mock.wait_for(
         "the answer streaming",
         crate::common::process::PATIENCE,
@@ -52,6 +77,15 @@ fn a_crashed_agent_comes_back_with_its_conversation() {
     slot.wait_state("working");
     slot.wait_memory("the daemon has seen it working", |m| {
         m["last_state"] == "working"
+    });
+    // The client appends to its transcript through a write queue, and the prompt's line lands
+    // some 300 ms after Enter, when the answer is already streaming and the hook has said
+    // `working`. Killed before that, the file has only the title and mode lines: `--resume`
+    // then says "No conversation found with session ID" and exits 1, and the supervisor
+    // rightly starts fresh. The crash here is of a conversation that exists.
+    let file = transcript(&slot, &id);
+    slot.wait_memory("the transcript has the prompt", |_| {
+        has_prompt(&file, prompt)
     });
     signal(pid, "KILL");
     let killed = Instant::now();
@@ -103,16 +137,9 @@ fn without_its_transcript_an_agent_starts_fresh_and_the_event_says_why() {
     let (id, _) = conversation(&slot.memory());
     slot.submit("hello");
     slot.wait_screen("the answer", "✻");
-    let transcript = slot
-        .claude
-        .config_dir()
-        .join("projects")
-        .join(tmux_supervisor::claude::session::project_dir_name(
-            &slot.dir,
-        ))
-        .join(format!("{id}.jsonl"));
-    slot.wait_memory("the transcript exists", |_| transcript.is_file());
-    std::fs::remove_file(&transcript).unwrap();
+    let file = transcript(&slot, &id);
+    slot.wait_memory("the transcript exists", |_| file.is_file());
+    std::fs::remove_file(&file).unwrap();
     // The poll that sees the agent dead also looks for its transcript.
     let pid = slot.pane_pid().unwrap();
     signal(pid, "KILL");

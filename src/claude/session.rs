@@ -71,6 +71,9 @@ pub enum Transcript {
     Found(PathBuf, u64),
     /// Not at any of these places.
     Missing(Vec<PathBuf>),
+    /// There, but without a message of the user's yet (the agent died before it wrote
+    /// the prompt): nothing to resume, and Claude Code's `--resume` would refuse it.
+    Empty(PathBuf),
 }
 
 /// The next start of an agent slot whose conversation was `last`. `transcript` is what the
@@ -110,6 +113,11 @@ pub fn next_start(
             places
                 .first()
                 .map_or_else(|| "its project dir".into(), |p| p.display().to_string())
+        )),
+        Some(Transcript::Empty(path)) => why(format!(
+            "the transcript of {} has no message yet ({})",
+            short(&last.id),
+            path.display()
         )),
         Some(Transcript::Found(..)) | None => Start::Resume {
             id: last.id.clone(),
@@ -163,10 +171,24 @@ pub fn find_transcript(places: Vec<PathBuf>) -> Transcript {
         if let Ok(m) = std::fs::metadata(p)
             && m.is_file()
         {
+            if m.len() < SMALL && !has_a_message(p) {
+                return Transcript::Empty(p.clone());
+            }
             return Transcript::Found(p.clone(), m.len());
         }
     }
     Transcript::Missing(places)
+}
+
+/// A transcript this small is read to see that it holds a message; a bigger one surely does.
+const SMALL: u64 = 64 * 1024;
+
+/// The transcript has a line of the user's (`"type":"user"`): there is a conversation.
+fn has_a_message(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| {
+        b.split(|&c| c == b'\n')
+            .any(|line| line.windows(13).any(|w| w == b"\"type\":\"user\""))
+    })
 }
 
 /// The config dir Claude Code uses for a slot with `env` as its own environment:
@@ -285,6 +307,29 @@ mod tests {
         // A hook's path to some other file is not taken.
         let other = transcript_places(ID, Path::new("/w"), Path::new("/c"), Some("/etc/passwd"));
         assert_eq!(other.len(), 1);
+    }
+
+    #[test]
+    fn a_transcript_without_a_message_is_not_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(format!("{ID}.jsonl"));
+        std::fs::write(&p, "{\"type\":\"ai-title\"}\n{\"type\":\"mode\"}\n").unwrap();
+        let t = find_transcript(vec![p.clone()]);
+        assert_eq!(t, Transcript::Empty(p.clone()));
+        let s = next_start(Some(&session(ID, false, 0)), Some(&t), false, 10);
+        assert!(!s.resumed());
+        assert!(
+            s.describe()
+                .contains("the transcript of 1a2b3c4d has no message yet"),
+            "{}",
+            s.describe()
+        );
+        std::fs::write(
+            &p,
+            "{\"type\":\"mode\"}\n{\"type\":\"user\",\"message\":{}}\n",
+        )
+        .unwrap();
+        assert!(matches!(find_transcript(vec![p]), Transcript::Found(..)));
     }
 
     #[test]

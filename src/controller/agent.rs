@@ -154,7 +154,7 @@ impl Supervisor {
             .iter()
             .filter_map(|(slot, (_, t))| match t {
                 Transcript::Found(_, len) => Some((slot.clone(), *len)),
-                Transcript::Missing(_) => None,
+                Transcript::Missing(_) | Transcript::Empty(_) => None,
             })
             .collect();
         let reads = crate::claude::conditions::Reads {

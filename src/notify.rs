@@ -204,75 +204,23 @@ mod tests {
     fn once_per_transition_none_at_start_and_held_back_within_min_interval() {
         let (_, layout) = production();
         let mut sent = HashMap::new();
+        let mut told = |before: &[State], now: &[State], done: bool, at: Millis| {
+            notices(before, &obs(now), &layout, &cfg(done), &mut sent, at)
+        };
         let (i, w, f) = (State::Idle, State::Working, State::Waiting);
         // The first poll: whatever is waiting already says nothing.
-        assert!(notices(&[], &obs(&[f, i]), &layout, &cfg(false), &mut sent, 0).is_empty());
-        let n = notices(
-            &[w, i],
-            &obs(&[f, i]),
-            &layout,
-            &cfg(false),
-            &mut sent,
-            1000,
-        );
+        assert!(told(&[], &[f, i], false, 0).is_empty());
+        let n = told(&[w, i], &[f, i], false, 1000);
         assert_eq!(n.len(), 1);
         assert_eq!((n[0].slot.as_str(), n[0].state), ("ccl-0", State::Waiting));
         // The same state again: nothing.
-        assert!(
-            notices(
-                &[f, i],
-                &obs(&[f, i]),
-                &layout,
-                &cfg(false),
-                &mut sent,
-                2000
-            )
-            .is_empty()
-        );
+        assert!(told(&[f, i], &[f, i], false, 2000).is_empty());
         // Back and forth within a minute: held back; after it: said.
-        assert!(
-            notices(
-                &[w, i],
-                &obs(&[f, i]),
-                &layout,
-                &cfg(false),
-                &mut sent,
-                30_000
-            )
-            .is_empty()
-        );
-        assert_eq!(
-            notices(
-                &[w, i],
-                &obs(&[f, i]),
-                &layout,
-                &cfg(false),
-                &mut sent,
-                61_000
-            )
-            .len(),
-            1
-        );
+        assert!(told(&[w, i], &[f, i], false, 30_000).is_empty());
+        assert_eq!(told(&[w, i], &[f, i], false, 61_000).len(), 1);
         // Done only when asked.
-        assert!(
-            notices(
-                &[w, w],
-                &obs(&[w, i]),
-                &layout,
-                &cfg(false),
-                &mut sent,
-                200_000
-            )
-            .is_empty()
-        );
-        let done = notices(
-            &[w, w],
-            &obs(&[w, i]),
-            &layout,
-            &cfg(true),
-            &mut sent,
-            300_000,
-        );
+        assert!(told(&[w, w], &[w, i], false, 200_000).is_empty());
+        let done = told(&[w, w], &[w, i], true, 300_000);
         assert_eq!(
             (done[0].slot.as_str(), done[0].state),
             ("ccl-1", State::Idle)

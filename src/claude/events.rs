@@ -171,8 +171,10 @@ fn events_dir_checked(state_dir: &Path, server_key: &str, create: bool) -> io::R
 }
 
 /// Keeps `rec` (made [`HookRecord::bounded`] first) as the latest event of its slot or pane,
-/// written atomically with mode 0600 (see [`write_unsynced`]), unless the file already holds a
-/// newer one.
+/// written atomically with mode 0600, unless the file already holds a newer one. Not synced to
+/// the disk: a record tells about the panes of a running tmux server, which a crash of the
+/// machine ends too, and the agent waits for its hook, so it must not wait on the disk (an
+/// `fsync` cost 0.5 to 3 ms here, far more on a busy disk).
 pub fn record(state_dir: &Path, server_key: &str, rec: &HookRecord) -> io::Result<()> {
     let rec = rec.clone().bounded();
     let name = rec
@@ -184,26 +186,7 @@ pub fn record(state_dir: &Path, server_key: &str, rec: &HookRecord) -> io::Resul
         return Ok(());
     }
     let bytes = serde_json::to_vec(&rec).map_err(io::Error::other)?;
-    write_unsynced(&dir, &path, &bytes)
-}
-
-/// [`statedir::write_atomic`] without its `fsync`: a temp file with a random name, created
-/// exclusively with mode 0600 in `dir`, renamed over `path` (a symlink there is replaced, never
-/// followed). A record tells about the panes of a running tmux server, which a crash of the
-/// machine ends too, so there is nothing to keep on the disk; and the agent waits for its hook,
-/// so it must not wait on the disk (an `fsync` cost 0.5 to 3 ms here, far more on a busy disk).
-fn write_unsynced(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write as _;
-    let name = path
-        .file_name()
-        .map_or_else(|| "record".into(), |n| n.to_string_lossy());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    statedir::write_atomic_unsynced(&path, &bytes)
 }
 
 /// One record file: a regular file (never through a symlink, never blocking on a FIFO) of at

@@ -333,3 +333,32 @@ fn the_session_rows_are_the_selection_in_order() {
         "{all:?}"
     );
 }
+
+#[test]
+fn limited_is_blue_hung_is_orange_and_the_header_counts_them() {
+    const YAML: &str = "agent: {hung_after: 10s}\npools:\n  - {name: agents, prefix: \"cc-\", start_index: 1, max: 2, restart: always, agent: claude}\n";
+    let cfg =
+        crate::config::Config::parse_with_home(YAML, "t", std::path::Path::new("/h")).unwrap();
+    let mut sup = crate::controller::Supervisor::without_memory(cfg);
+    sup.agents.tz = jiff::tz::TimeZone::UTC;
+    let limit = "❯ go\n  ⎿  You've hit your session limit · resets 11:59pm (UTC)\n";
+    for s in 0..12 {
+        let t = NOW + s * 1000;
+        let quiet = crate::fixtures::running(crate::fixtures::pane("cc-1", 1), "claude");
+        let mut busy = crate::fixtures::running(crate::fixtures::pane("cc-2", 2), "claude");
+        busy.window_activity = t / 1000;
+        let spinner = format!("✢ Dilly-dallying… ({s}s · ↓ 0 tokens)\n  esc to interrupt");
+        let poll = crate::fixtures::polled(vec![quiet, busy], &[("%1", limit), ("%2", &spinner)]);
+        sup.on_poll(poll, t);
+    }
+    let app = App::new(sup, "default", false);
+    let t = render(&app, 120, 30);
+    let buf = t.backend().buffer();
+    assert_eq!(mark_of(buf, "cc-1"), ("●".to_string(), Color::Blue));
+    assert_eq!(mark_of(buf, "cc-2"), ("●".to_string(), Color::Indexed(208)));
+    let header = line(buf, 1);
+    assert!(
+        header.contains("limited 1") && header.contains("hung 1"),
+        "{header}"
+    );
+}

@@ -395,3 +395,27 @@ fn notices_come_once_per_transition_never_per_poll_and_not_at_start_up() {
         assert!(sup.outbox.take().is_empty(), "poll {i}");
     }
 }
+
+#[test]
+fn a_pane_captured_within_the_second_of_its_output_is_read_once_more() {
+    let mut sup = sup();
+    started(&mut sup);
+    let t = NOW + 10_500;
+    let mut p = agent_pane("cc-1", 1);
+    p.window_activity = t / 1000;
+    sup.on_poll(
+        polled(
+            vec![p.clone()],
+            &[("%1", "✻ Whirlpooling… (0s · ↓ 3 tokens)")],
+        ),
+        t,
+    );
+    // Within that second the prompt may have been drawn: read again at the next poll.
+    assert_ne!(sup.poll_job().last_read.get("%1"), Some(&p.window_activity));
+    sup.on_poll(
+        polled(vec![p.clone()], &[("%1", "Do you want to proceed?")]),
+        t + 1000,
+    );
+    assert_eq!(sup.poll_job().last_read.get("%1"), Some(&p.window_activity));
+    assert_eq!(sup.capture_of("%1"), Some("Do you want to proceed?"));
+}

@@ -13,6 +13,9 @@ use crate::remember::remember;
 use crate::time::Millis;
 use crate::tmux::Pane;
 
+/// How long before the poll's result a capture may have been taken.
+const CAPTURE_MARGIN_MS: Millis = 250;
+
 impl Supervisor {
     /// The job for the next poll.
     pub fn poll_job(&self) -> PollJob {
@@ -49,7 +52,7 @@ impl Supervisor {
         self.say_new_warnings(result.warnings, now);
         self.log_new_rejected(&result.snapshot.rejected);
         self.confirm_ops_a_poll_on();
-        self.keep_captures(&result.snapshot.panes, result.captures);
+        self.keep_captures(&result.snapshot.panes, result.captures, now);
         self.keep_transcripts(result.transcripts);
         let hooks = HookRecords::new(result.hooks);
         let seen = Seen {
@@ -136,7 +139,11 @@ impl Supervisor {
     }
 
     /// Keeps captures of panes that still exist; refreshes those read this time.
-    fn keep_captures(&mut self, panes: &[Pane], fresh: HashMap<String, String>) {
+    /// Keeps the fresh captures. `window_activity` counts whole seconds: a pane captured within
+    /// the second of its last output may have printed more in that second (a permission prompt
+    /// drawn just after a hook woke the poll), and then it would never change again; such a
+    /// capture is marked to be taken once more at the next poll.
+    fn keep_captures(&mut self, panes: &[Pane], fresh: HashMap<String, String>, now: Millis) {
         let activity: HashMap<&str, i64> = panes
             .iter()
             .map(|p| (p.pane_id.as_str(), p.window_activity))
@@ -145,9 +152,13 @@ impl Supervisor {
             .retain(|k, _| activity.contains_key(k.as_str()));
         self.read_at
             .retain(|k, _| activity.contains_key(k.as_str()));
+        // The capture was taken a little before `now`: a margin for the poll's own time.
+        let captured_in = now.saturating_sub(CAPTURE_MARGIN_MS) / 1000;
         for (pane, text) in fresh {
             let a = activity.get(pane.as_str()).copied().unwrap_or_default();
-            self.read_at.insert(pane.clone(), a);
+            let complete = captured_in > a;
+            self.read_at
+                .insert(pane.clone(), if complete { a } else { a - 1 });
             self.captures.insert(pane, text);
         }
     }

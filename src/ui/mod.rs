@@ -47,7 +47,14 @@ pub fn draw(frame: &mut Frame, app: &App, now: Millis) {
         frame.render_widget(msg, mid);
         return;
     }
-    let panel_height = (area.height / 4).max(6);
+    let rows = rows::rows(app, now);
+    // The panel gets a quarter of the screen, or what the table leaves free (its rows, its
+    // column titles and a spare line), up to two thirds: a short pool shows more of the pane.
+    let table_needs = u16::try_from(rows.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
+    let free = area.height.saturating_sub(3).saturating_sub(table_needs);
+    let panel_height = (area.height / 4).max(6).max(free.min(area.height * 2 / 3));
     let [head, body, bottom, foot] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(3),
@@ -56,7 +63,6 @@ pub fn draw(frame: &mut Frame, app: &App, now: Millis) {
     ])
     .areas(area);
     header(frame, app, now, head);
-    let rows = rows::rows(app, now);
     match app.view {
         View::Table => table::draw(frame, app, &rows, body),
         View::Audit => audit::draw(frame, app, &rows, body),

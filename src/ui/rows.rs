@@ -4,7 +4,7 @@
 
 use crate::app::App;
 use crate::app::selection::{Entry, Kind};
-use crate::observe::{SlotStatus, State, exit_words};
+use crate::observe::{Cause, SlotStatus, State, exit_words};
 use crate::reconcile::next_start_allowed;
 use crate::time::{Millis, age_since_secs, ms_until, short_age};
 use crate::ui::theme::Mark;
@@ -64,6 +64,23 @@ impl<'a> Row<'a> {
             Row::Session(s) => Some(s),
             _ => None,
         }
+    }
+}
+
+/// A limit's countdown and a hang's length: on the row, not only in the preview.
+fn condition_note(cause: &Cause) -> Option<String> {
+    match cause {
+        Cause::Limited {
+            until: Some(u),
+            now,
+            ..
+        } => Some(format!(
+            "limit resets in {}",
+            crate::time::countdown(*u, *now)
+        )),
+        Cause::Limited { until: None, .. } => Some("limit hit".to_string()),
+        Cause::Hung { .. } => Some(cause.to_string()),
+        _ => None,
     }
 }
 
@@ -151,6 +168,7 @@ fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
         };
         note.push(format!("{verb} {} ago", short_age(now - at)));
     }
+    note.extend(condition_note(&st.cause));
     note.extend(agent_note(s, m));
     if pane.is_some_and(|p| p.session_attached > 0) {
         note.push("attached".to_string());

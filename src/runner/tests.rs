@@ -7,7 +7,7 @@ use super::*;
 use crate::fixtures::{pane, polled, production, state_of as state, working};
 use crate::observe::State;
 use crate::store::Store;
-use crate::tmux::{Launch, Snapshot, Target};
+use crate::tmux::{Created, Launch, Snapshot, Target, TmuxError};
 
 const NOW: Millis = 1_000_000_000;
 
@@ -63,6 +63,12 @@ impl Tmux for Stopping {
         Err(self.call())
     }
     fn reap_lost_exits(&self, _: u32) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+    fn set_wake_hooks(&self, _: &[String]) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+    fn version(&self) -> Result<String, TmuxError> {
         Err(self.call())
     }
 }
@@ -129,6 +135,12 @@ impl Tmux for Fixed {
     fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError> {
         self.reaped.lock().unwrap().push(server_pid);
         Ok(())
+    }
+    fn set_wake_hooks(&self, _: &[String]) -> Result<(), TmuxError> {
+        Ok(())
+    }
+    fn version(&self) -> Result<String, TmuxError> {
+        Ok("3.3a".into())
     }
 }
 

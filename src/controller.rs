@@ -62,8 +62,8 @@ pub struct Supervisor {
     pub preview_pane: Option<String>,
     /// Observe-only because the lock could not be taken: the loop tries it again.
     pub wants_lock: bool,
-    /// Push is on but tmux's wake-up latch cannot be used (why, said once): only polls and
-    /// the other wake-up sources notice changes. Shown in the UI's header.
+    /// Push is on but tmux's wake-up latch cannot be used (why, said once): what tmux reports
+    /// waits for the next poll; the other wake-up sources still work. Shown in the UI's header.
     pub push_unavailable: Option<String>,
     /// A poll is out.
     polling: bool,
@@ -300,14 +300,14 @@ impl Supervisor {
     }
 
     /// The loop found push's tmux latch unusable: said once in the event log, kept for the
-    /// header; polling goes on as without push.
+    /// header; polling goes on.
     pub fn push_is_unavailable(&mut self, now: Millis, why: &str) {
         if self.push_unavailable.is_none() {
             self.memory.push(
                 now,
                 EventKind::Info,
                 "",
-                format!("push unavailable: {why}; changes are seen at the next poll"),
+                format!("push limited: {why}; what tmux reports waits for the next poll"),
             );
             self.push_unavailable = Some(why.to_string());
         }

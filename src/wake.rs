@@ -54,6 +54,9 @@ pub fn socket_path(state_dir: &Path, key: &str) -> PathBuf {
 /// Never fails loudly: no socket, nobody bound to it (a supervisor that is gone), a full queue
 /// or a file that is not a socket all mean there is no one to wake, and nothing happens.
 /// Returns whether a supervisor's socket took the datagram.
+///
+/// `key` is the server's, as the supervisor computes it:
+/// `socket::key(&socket::server_socket(socket_name, socket_path))` (also `Store::key`).
 pub fn send(state_dir: &Path, key: &str) -> bool {
     let Ok(socket) = std::os::unix::net::UnixDatagram::unbound() else {
         return false;

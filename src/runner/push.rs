@@ -144,7 +144,7 @@ impl Push {
     pub fn after_poll(&mut self, sup: &mut Supervisor, tmux: &Arc<dyn Tmux>, now: Millis) {
         let Some(on) = &mut self.on else { return };
         while let Ok(why) = on.problems.try_recv() {
-            tracing::warn!("push unavailable: {why}");
+            tracing::warn!("push limited: {why}");
             sup.push_is_unavailable(now, &why);
         }
         let Some(obs) = &sup.last else { return };
@@ -175,7 +175,7 @@ impl Push {
             sup.note_error(now, e);
         }
         if let Some(why) = hooks_failed {
-            tracing::warn!("push unavailable: {why}");
+            tracing::warn!("push limited: {why}");
             sup.push_is_unavailable(now, &why);
         }
     }

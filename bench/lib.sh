@@ -154,3 +154,16 @@ median() {
             else print (v[NR / 2] + v[NR / 2 + 1]) / 2
         }'
 }
+
+# percentile P of numbers on stdin (one per line): the nearest-rank value, the smallest value
+# with at least P % of the values at or below it
+percentile() {
+    sort -n | awk -v p="$1" '{ v[NR] = $1 }
+        END {
+            if (NR == 0) { print "n/a"; exit }
+            k = int((p / 100) * NR + 0.999999)
+            if (k < 1) k = 1
+            if (k > NR) k = NR
+            print v[k]
+        }'
+}

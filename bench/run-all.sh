@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run-all.sh — every benchmark of BENCHMARKS.md in one command: the machine, criterion
 # (pure parts and the UI's rows + frame), the end-to-end poll, the idle cost of the daemon and
-# of the UI, and the kill → back latency.
+# of the UI (and of the daemon with push off), the kill → back latency with push on and off,
+# and `check` against the bare tmux call.
 # Output goes to the terminal and to target/bench-results/run-DATE.txt.
 #
 # Usage: bench/run-all.sh         (env: SKIP_CRITERION=1, and those of idle.sh / recovery.sh)
@@ -13,19 +14,7 @@ out="target/bench-results/run-$(date +%Y%m%dT%H%M%S).txt"
 unset TMUX TMUX_PANE
 
 {
-    echo "## run of $(date -Iseconds)"
-    echo
-    echo '```'
-    echo "git: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (src modified)')"
-    echo "nproc: $(nproc)"
-    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-    echo "memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-    echo "kernel: $(uname -r)"
-    echo "$(tmux -V)"
-    echo "$(rustc -V)"
-    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo '```'
-    echo
+    bench/machine.sh
     cargo build --release --quiet
     cargo bench --no-run --quiet 2>&1 | grep -v '^ *Executable' || true
 
@@ -50,8 +39,16 @@ unset TMUX TMUX_PANE
     bench/idle.sh 2>&1
     echo
 
-    echo "### kill → back: bench/recovery.sh"
+    echo "### idle cost with 20 slots, push on and off: bench/idle.sh"
+    SCENARIOS=20 MODES=daemon PUSHES="on off" COUNT_SECONDS=60 bench/idle.sh 2>&1
+    echo
+
+    echo "### kill → back, push on and off: bench/recovery.sh"
     bench/recovery.sh 2>&1
+    echo
+
+    echo "### check --json against the bare list-panes call: bench/check.sh"
+    bench/check.sh 2>&1
     echo
     echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$out"

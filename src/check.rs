@@ -1,5 +1,6 @@
 //! `tmux-supervisor check`: one poll, observed and remembered against a read-only copy of the
-//! memory, and the audit of it as text or JSON, with its exit status.
+//! memory, and the audit of it as text or JSON, with its exit status. With a server running
+//! that is one tmux process: the version comes from the same `list-panes` call.
 
 use serde::Serialize;
 
@@ -10,7 +11,7 @@ use crate::memory::{Memory, Store};
 use crate::observe::{Observation, State};
 use crate::pool::Layout;
 use crate::time::short_age;
-use crate::tmux::Tmux;
+use crate::tmux::{NEEDS_TMUX, Snapshot, Tmux, check_version_text};
 use crate::{runner, statedir};
 
 /// Exit status of `check`: every supervised slot present and alive, no stray, no failure.
@@ -98,7 +99,16 @@ pub fn run(tmux: &dyn Tmux, config: &Config, store: &Store, server: &str, json: 
     sup.agents.files = Some(AgentFiles::for_config(config));
     let result = sup.poll_job().run(tmux);
     if let Some(e) = result.error {
-        eprintln!("tmux-supervisor: cannot read tmux: {e}");
+        // Is tmux there at all, and new enough? Only now is it asked on its own.
+        if let Err(why) = tmux.version() {
+            eprintln!("tmux-supervisor: {why}\n  {NEEDS_TMUX}");
+        } else {
+            eprintln!("tmux-supervisor: cannot read tmux: {e}");
+        }
+        return EXIT_ERROR;
+    }
+    if let Err(why) = usable_version(tmux, &result.snapshot) {
+        eprintln!("tmux-supervisor: {why}\n  {NEEDS_TMUX}");
         return EXIT_ERROR;
     }
     warn_skipped(&result.snapshot.rejected);
@@ -125,6 +135,15 @@ pub fn run(tmux: &dyn Tmux, config: &Config, store: &Store, server: &str, json: 
         print!("{}", report.to_text(&sup.layout, now / 1000, obs));
     }
     report.exit_code()
+}
+
+/// The version of the server that answered (`#{version}` of the snapshot), or when none
+/// answered (or it has no such format), of the tmux program (`tmux -V`): below 3.2 is refused.
+fn usable_version(tmux: &dyn Tmux, snapshot: &Snapshot) -> Result<String, crate::tmux::TmuxError> {
+    match snapshot.server_version() {
+        Some(v) => check_version_text(v),
+        None => tmux.version(),
+    }
 }
 
 /// `check` has no log: lines of tmux output it could not read are said on stderr (a few of

@@ -105,6 +105,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Where the daemon serves Prometheus metrics (`/metrics`), if anywhere.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Push (DESIGN.md §12): a dead or missing slot is noticed at once (tmux hooks on the slot
+    /// panes, their processes followed, agent hooks' wake-ups), not at the next poll.
+    pub push: bool,
 }
 
 /// A metrics address: a bare port (`9464`) is on loopback; any other address only as named
@@ -252,6 +255,19 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse_with_home(text, "test.yaml", Path::new("/home/op"))
+    }
+
+    #[test]
+    fn push_is_on_unless_the_config_turns_it_off() {
+        assert!(parse("pools: []\n").unwrap().push);
+        assert!(parse("push: true\npools: []\n").unwrap().push);
+        assert!(!parse("push: false\npools: []\n").unwrap().push);
+        for bad in ["push: maybe\n", "push: 1\n", "push: [off]\n"] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("test.yaml:1:"), "{bad}: {err}");
+        }
+        let err = parse("pusj: false\n").unwrap_err().to_string();
+        assert!(err.contains("did you mean `push`"), "{err}");
     }
 
     #[test]

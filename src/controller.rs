@@ -1,8 +1,9 @@
 //! The pure controller: [`Supervisor`] folds polls and op results into the memory, plans
-//! reconcile passes and operator ops, and schedules the work (one poll at a time; a reconcile
-//! on its tick and right after a poll that shows a kept-alive slot missing or dead; never
-//! while ops are out). It never calls tmux, reads the clock or opens a file: the loops in
-//! `runner.rs` and `tui.rs` do, and hand it `now`.
+//! reconcile passes and operator ops, and schedules the work (one poll at a time, and one more
+//! at once after a wake-up; a reconcile on its tick and right after a poll that shows a
+//! kept-alive slot missing or dead, or that a wake-up asked for; never while ops are out). It
+//! never calls tmux, reads the clock or opens a file: the loops in `runner.rs` and `tui.rs`
+//! do, and hand it `now`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,8 +54,16 @@ pub struct Supervisor {
     pub agents: AgentState,
     /// Notices for the operator, for the loop to deliver.
     pub outbox: crate::notify::Outbox,
+    /// Push is on but tmux's wake-up latch cannot be used (why, said once): what tmux reports
+    /// waits for the next poll; the other wake-up sources still work. Shown in the UI's header.
+    pub push_unavailable: Option<String>,
     /// A poll is out.
     polling: bool,
+    /// A wake-up came while a poll was out: one more poll as soon as it is back (that poll
+    /// may have read tmux before the event).
+    wake_pending: bool,
+    /// The poll out was asked for by a wake-up: reconcile as soon as it is back.
+    woken_poll: bool,
     /// Batches of ops out.
     executing: usize,
     /// Pane id → the pane's recent text, as last captured.
@@ -105,7 +114,10 @@ impl Supervisor {
             wants_lock: false,
             agents: AgentState::default(),
             outbox: crate::notify::Outbox::default(),
+            push_unavailable: None,
             polling: false,
+            wake_pending: false,
+            woken_poll: false,
             executing: 0,
             captures: HashMap::new(),
             read_at: HashMap::new(),
@@ -184,7 +196,30 @@ impl Supervisor {
             return None;
         }
         self.polling = true;
+        self.woken_poll = false;
         Some(self.poll_job())
+    }
+
+    /// A wake-up (a tmux hook, a slot's process that ended, an agent's hook): a poll now, then
+    /// a reconcile as soon as it is back. With a poll out, one more poll once it is back; any
+    /// number of wake-ups before that make that one poll.
+    pub fn woken(&mut self) -> Option<PollJob> {
+        if self.polling {
+            self.wake_pending = true;
+            return None;
+        }
+        self.wake_pending = false;
+        let job = self.poll_tick();
+        self.woken_poll = true;
+        job
+    }
+
+    /// After a poll came back: the poll a wake-up asked for while it was out, if any.
+    pub fn poll_after_wake(&mut self) -> Option<PollJob> {
+        if self.wake_pending && !self.polling {
+            return self.woken();
+        }
+        None
     }
 
     /// The reconcile tick: the ops to run, unless ops are still out.
@@ -197,10 +232,12 @@ impl Supervisor {
     }
 
     /// A poll came back: folded in, and a reconcile at once when it shows a kept-alive slot
-    /// missing or dead (unless ops are still out).
+    /// missing or dead, or when a wake-up asked for it (unless ops are still out).
     pub fn polled(&mut self, result: PollResult, now: Millis) -> Vec<OpJob> {
         self.polling = false;
-        if self.on_poll(result, now) && self.executing == 0 {
+        let woken = std::mem::take(&mut self.woken_poll);
+        let urgent = self.on_poll(result, now);
+        if (urgent || woken) && self.executing == 0 {
             let jobs = self.reconcile(now);
             return self.sent(jobs);
         }
@@ -254,6 +291,20 @@ impl Supervisor {
     /// Says a problem of the loop's (the state file cannot be written, …) in the event log.
     pub fn note_error(&mut self, now: Millis, text: impl Into<String>) {
         self.memory.push(now, EventKind::Error, "", text);
+    }
+
+    /// The loop found push's tmux latch unusable: said once in the event log, kept for the
+    /// header; polling goes on.
+    pub fn push_is_unavailable(&mut self, now: Millis, why: &str) {
+        if self.push_unavailable.is_none() {
+            self.memory.push(
+                now,
+                EventKind::Info,
+                "",
+                format!("push limited: {why}; what tmux reports waits for the next poll"),
+            );
+            self.push_unavailable = Some(why.to_string());
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! An in-process tmux for loop tests: sessions and panes kept in memory, every call recorded
-//! with the (tokio) time it came in, and deaths injected by the test. Only the logic of the
-//! loops is tested on it; the real client is tested against real tmux servers.
+//! with the (tokio) time it came in, and deaths injected by the test (each one ringing the
+//! loop's wake-up, as push's hooks would, once [`FakeTmux::ring_on_deaths`] is set). Only the
+//! logic of the loops is tested on it; the real client is tested against real tmux servers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::tmux::{Created, Launch, Pane, Snapshot, Target, Tmux, TmuxError};
+use crate::wake::Wake;
 
 /// One call the fake received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,8 @@ pub enum Call {
     Reap(u32),
     /// `send-keys -t %ID Escape`.
     Interrupt(String),
+    /// `set-hook` of the wake-up hook on these panes.
+    Hook(Vec<String>),
 }
 
 /// How the program started in a session behaves.
@@ -42,6 +46,9 @@ struct Server {
     /// Session name → how programs started there behave.
     behaviour: HashMap<String, Behaviour>,
     calls: Vec<(tokio::time::Instant, Call)>,
+    /// Rung at every death the test injects (push on), as tmux's hooks and the followed
+    /// processes would.
+    wake: Option<Wake>,
 }
 
 /// The fake server; clones share it.
@@ -75,6 +82,24 @@ impl FakeTmux {
         }
     }
 
+    /// From now on every death the test injects (a program killed, a session removed) rings
+    /// `wake`, as push does for a real server.
+    pub fn ring_on_deaths(&self, wake: Wake) {
+        self.lock().wake = Some(wake);
+    }
+
+    /// The wake-up the injected deaths ring, if set.
+    pub fn wake(&self) -> Option<Wake> {
+        self.lock().wake.clone()
+    }
+
+    /// Rings the wake-up as a hook would (an agent's hook, a `pane-died`), if one is set.
+    pub fn fire_wake(&self) {
+        if let Some(w) = &self.lock().wake {
+            w.ring();
+        }
+    }
+
     /// Programs started in `name` from now on behave so.
     pub fn set_behaviour(&self, name: &str, behaviour: Behaviour) {
         self.lock().behaviour.insert(name.to_string(), behaviour);
@@ -93,11 +118,14 @@ impl FakeTmux {
             p.pane_dead = true;
             p.dead_status = Some(status);
         }
+        drop(s);
+        self.fire_wake();
     }
 
     /// The session goes away (killed by someone else).
     pub fn remove_session(&self, name: &str) {
         self.lock().panes.retain(|p| p.session_name != name);
+        self.fire_wake();
     }
 
     /// Session names, each once.
@@ -143,6 +171,7 @@ impl FakeTmux {
                 Call::SwitchClient(_) => "switch-client",
                 Call::Reap(_) => "reap",
                 Call::Interrupt(_) => "interrupt",
+                Call::Hook(_) => "hook",
             };
             *out.entry(k).or_insert(0) += 1;
         }
@@ -274,5 +303,14 @@ impl Tmux for FakeTmux {
                 message: format!("can't find pane: {pane_id}"),
             })
         }
+    }
+
+    fn set_wake_hooks(&self, panes: &[String]) -> Result<(), TmuxError> {
+        let _s = self.record(Call::Hook(panes.to_vec()));
+        Ok(())
+    }
+
+    fn version(&self) -> Result<String, TmuxError> {
+        Ok("3.3a".to_string())
     }
 }

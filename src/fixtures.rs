@@ -47,9 +47,11 @@ pub fn pane(name: &str, n: u32) -> Pane {
         pane_dead: false,
         dead_status: None,
         dead_signal: None,
+        server_version: "3.3a".to_string(),
         current_command: "bash".to_string(),
         title: String::new(),
         current_path: "/home/op".to_string(),
+        died_hook: String::new(),
     }
 }
 

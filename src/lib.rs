@@ -27,3 +27,4 @@ pub mod time;
 pub mod tmux;
 pub mod tui;
 pub mod ui;
+pub mod wake;

@@ -12,7 +12,7 @@ use tmux_supervisor::describe::describe;
 use tmux_supervisor::logging::{self, LogTarget};
 use tmux_supervisor::memory::Store;
 use tmux_supervisor::runner::{self, Persist};
-use tmux_supervisor::tmux::{Tmux, TmuxCli};
+use tmux_supervisor::tmux::{self, Tmux, TmuxCli};
 use tmux_supervisor::{check, socket, statedir};
 
 /// Exit status for a config or tmux error (nothing was started).
@@ -176,8 +176,9 @@ fn man() -> ExitCode {
 /// tests that freeze a tmux server; not an operator setting.
 const TMUX_TIMEOUT_ENV: &str = "TMUX_SUPERVISOR_TMUX_TIMEOUT";
 
-/// The tmux client for the configured server, after checking tmux is there and new enough.
-fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
+/// The tmux client for the configured server, after checking tmux is there and new enough
+/// (`check` reads the version from its one `list-panes` call instead: `checked` false).
+fn tmux_client(config: &Config, checked: bool) -> Result<TmuxCli, String> {
     let mut client = TmuxCli::new(config.endpoint());
     // Under systemd, a server the daemon starts gets a scope of its own.
     if std::env::var_os("INVOCATION_ID").is_some_and(|v| !v.is_empty()) {
@@ -197,12 +198,10 @@ fn tmux_client(config: &Config) -> Result<TmuxCli, String> {
             }
         }
     }
-    match client.check_version() {
-        Ok(_) => Ok(client),
-        Err(e) => Err(format!(
-            "tmux-supervisor: {e}\n  tmux-supervisor needs tmux 3.2 or newer on PATH (e.g. `apt-get install tmux`)"
-        )),
+    if checked && let Err(e) = client.check_version() {
+        return Err(format!("tmux-supervisor: {e}\n  {}", tmux::NEEDS_TMUX));
     }
+    Ok(client)
 }
 
 /// The state dir for `daemon` and the UI: created private if missing; one that others could
@@ -217,7 +216,7 @@ fn trusted_state_dir(config: &Config) -> Result<(), ExitCode> {
 
 /// `check`: one poll and the audit.
 fn check(config: &Config, json: bool) -> ExitCode {
-    let tmux = match tmux_client(config) {
+    let tmux = match tmux_client(config, false) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{e}");
@@ -257,7 +256,7 @@ fn start(
     config: Config,
     cli: &Cli,
 ) -> Result<(TmuxCli, tokio::runtime::Runtime, Supervisor, Persist), ExitCode> {
-    let tmux = tmux_client(&config).map_err(|e| {
+    let tmux = tmux_client(&config, true).map_err(|e| {
         tracing::error!("{e}");
         eprintln!("{e}");
         ExitCode::from(EXIT_ERROR)
@@ -288,6 +287,7 @@ fn daemon(config: Config, cli: &Cli, metrics_at: Option<std::net::SocketAddr>) -
         Ok(parts) => parts,
         Err(code) => return code,
     };
+    let (tmux, push) = runner::push_setup(tmux, &sup.config, persist.store());
     // Observe-only because another supervisor holds the lock (a lock that could not be taken
     // at all is among the errors printed below).
     if persist.held_elsewhere() {
@@ -325,6 +325,7 @@ fn daemon(config: Config, cli: &Cli, metrics_at: Option<std::net::SocketAddr>) -
             stop,
             clock: &runner::now_ms,
             metrics,
+            push,
         },
     ));
     // The tmux calls were stopped; never wait long for a blocking thread.
@@ -350,6 +351,7 @@ fn ui(config: Config, cli: &Cli) -> ExitCode {
         Ok(parts) => parts,
         Err(code) => return code,
     };
+    let (tmux, push) = runner::push_setup(tmux, &sup.config, persist.store());
     let attach = tmux_supervisor::tui::Attach::detect(&tmux);
     let tmux: Arc<dyn Tmux> = Arc::new(tmux);
     let again = found(cli);
@@ -358,6 +360,7 @@ fn ui(config: Config, cli: &Cli) -> ExitCode {
         persist,
         tmux,
         attach,
+        push,
         move || again.load().map_err(|e| e.to_string()),
     ));
     // The tmux calls were stopped; never wait long for a blocking thread.

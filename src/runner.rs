@@ -1,6 +1,7 @@
-//! The loops' side of the work: running poll and op jobs against tmux on blocking threads,
-//! the state file and the lock ([`Persist`]), tickers, and the headless daemon loop. The
-//! decisions are the controller's; this is where they are carried out.
+//! The loops' side of the work: running poll and op jobs against tmux on blocking threads
+//! (`work`), the state file and the lock ([`Persist`]), push's wake-up sources ([`Push`]),
+//! tickers, and the headless daemon loop. The decisions are the controller's; this is where
+//! they are carried out.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,13 +11,8 @@ use tokio::time::MissedTickBehavior;
 
 use crate::config::Config;
 use crate::controller::Supervisor;
-use crate::jobs::{CAPTURE_LINES, Done, OpError, OpJob, OpKind, OpResult, PollJob, PollResult};
-use crate::memory::OwnedPane;
-use crate::observe::panes_to_capture;
-use crate::status_file;
 use crate::time::Millis;
-use crate::tmux::Shutdown;
-use crate::tmux::{Created, Tmux, TmuxError};
+use crate::tmux::{Shutdown, Tmux};
 
 /// The current wall-clock time in milliseconds (read only by the loops, never by logic).
 pub fn now_ms() -> Millis {
@@ -28,179 +24,6 @@ pub fn now_ms() -> Millis {
 /// A clock for the loops: [`now_ms`] in production; loop tests pass one that follows tokio's
 /// paused clock.
 pub type Clock = dyn Fn() -> Millis + Send + Sync;
-
-impl PollJob {
-    /// One `list-panes` call, then one chained capture call for panes with new output.
-    pub fn run(self, tmux: &dyn Tmux) -> PollResult {
-        let mut out = PollResult::default();
-        match tmux.snapshot() {
-            Ok(s) => out.snapshot = s,
-            Err(e) => {
-                out.error = Some(e.to_string());
-                return out;
-            }
-        }
-        // A pane the supervisor started, dead with neither status nor signal: tmux may have
-        // missed its exit. Nudge the server so the next poll has the status (pane_dead is
-        // acted on anyway). A dead pane that is not ours is left dead, so it is not nudged at
-        // every poll.
-        if let Some(server) = out.snapshot.server_pid()
-            && out.snapshot.panes.iter().any(|p| {
-                p.pane_dead
-                    && p.dead_status.is_none()
-                    && p.dead_signal.is_none()
-                    && self.owned.values().any(|o| {
-                        o.pane_id == p.pane_id
-                            && o.session_id == p.session_id
-                            && o.server_pid == p.server_pid
-                    })
-            })
-            && let Err(e) = tmux.reap_lost_exits(server)
-        {
-            tracing::debug!("could not nudge the tmux server for a lost exit status: {e}");
-        }
-        let mut want = panes_to_capture(
-            &self.layout,
-            &out.snapshot,
-            &self.agent,
-            &self.last_read,
-            &self.owned,
-        );
-        if let Some(id) = &self.preview
-            && !want.contains(id)
-            && let Some(p) = out.snapshot.panes.iter().find(|p| &p.pane_id == id)
-            && self.last_read.get(id) != Some(&p.window_activity)
-        {
-            want.push(id.clone());
-        }
-        if !want.is_empty() {
-            match tmux.capture(&want, CAPTURE_LINES) {
-                Ok(c) => out.captures = c,
-                Err(e) => out.warnings.push(format!("capture failed: {e}")),
-            }
-        }
-        if let Some(path) = &self.status_file {
-            match status_file::read(path) {
-                Ok(x) => out.external = x,
-                Err(e) => out.warnings.push(e.to_string()),
-            }
-        }
-        self.read_agents(&mut out);
-        out
-    }
-
-    /// The agents' side of a poll: their hook events and their conversations' transcripts.
-    fn read_agents(&self, out: &mut PollResult) {
-        if let Some((dir, key)) = &self.hooks_from {
-            out.hooks = crate::claude::events::load(dir, key);
-        }
-        if !self.transcripts.is_empty() {
-            let home = crate::config::home_dir();
-            out.transcripts = self
-                .transcripts
-                .iter()
-                .map(|p| (p.clone(), p.look(&home)))
-                .collect();
-        }
-    }
-}
-
-/// Runs op jobs one after the other against tmux. Once tmux says the supervisor is stopping,
-/// the jobs still queued are not run: they come back as not run.
-pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
-    let mut stopping = false;
-    jobs.into_iter()
-        .map(|job| {
-            if stopping {
-                return OpResult {
-                    job,
-                    outcome: Err(TmuxError::Stopped.into()),
-                };
-            }
-            let outcome = match &job.kind {
-                OpKind::Create(launch) => tmux.create(launch).map(|c| match c {
-                    Created::New {
-                        server_pid,
-                        session_id,
-                        pane_id,
-                    } => Done::Created(OwnedPane {
-                        server_pid,
-                        session_id,
-                        pane_id,
-                    }),
-                    Created::AlreadyExists => Done::AlreadyExisted,
-                    Created::Unfinished {
-                        server_pid,
-                        session_id,
-                        pane_id,
-                        error,
-                    } => Done::Unfinished {
-                        pane: OwnedPane {
-                            server_pid,
-                            session_id,
-                            pane_id,
-                        },
-                        error,
-                    },
-                }),
-                OpKind::Respawn { pane_id, launch } => {
-                    tmux.respawn(pane_id, launch).map(|()| Done::Respawned)
-                }
-                OpKind::Kill(target) => tmux.kill(target).map(|()| Done::Killed),
-                OpKind::Interrupt(pane) => tmux.interrupt(pane).map(|()| Done::Interrupted),
-            };
-            stopping = matches!(outcome, Err(TmuxError::Stopped));
-            OpResult {
-                job,
-                outcome: outcome.map_err(OpError::from),
-            }
-        })
-        .collect()
-}
-
-/// Messages from blocking work back to the owning task.
-#[derive(Debug)]
-pub enum Work {
-    Polled(PollResult),
-    Executed(Vec<OpResult>),
-}
-
-/// Runs a poll job on a blocking thread and posts the result.
-pub fn spawn_poll(tmux: Arc<dyn Tmux>, job: PollJob, tx: mpsc::UnboundedSender<Work>) {
-    tokio::task::spawn_blocking(move || {
-        // A result always comes back, so the loop never waits forever for a poll.
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(tmux.as_ref())))
-            .unwrap_or_else(|_| PollResult {
-                error: Some("the poll panicked (see the log)".to_string()),
-                ..PollResult::default()
-            });
-        let _ = tx.send(Work::Polled(r));
-    });
-}
-
-/// Runs op jobs on a blocking thread and posts the results.
-pub fn spawn_execute(tmux: Arc<dyn Tmux>, jobs: Vec<OpJob>, tx: mpsc::UnboundedSender<Work>) {
-    if jobs.is_empty() {
-        return;
-    }
-    tokio::task::spawn_blocking(move || {
-        // A result always comes back, so the loop never waits forever for an op.
-        let names = jobs.clone();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            execute(tmux.as_ref(), jobs)
-        }))
-        .unwrap_or_else(|_| {
-            names
-                .into_iter()
-                .map(|job| OpResult {
-                    job,
-                    outcome: Err(OpError::Panicked),
-                })
-                .collect()
-        });
-        let _ = tx.send(Work::Executed(r));
-    });
-}
 
 /// The async runtime of the daemon and the UI: one worker for the owning task, a few
 /// blocking threads for tmux.
@@ -246,12 +69,22 @@ pub fn apply_reload(
     poll_tick: &mut tokio::time::Interval,
     reconcile_tick: &mut tokio::time::Interval,
 ) {
+    let push_before = sup.config.push;
     let applied = reload.and_then(|c| {
         sup.reload(c, now)
             .map_err(|e| format!("the new config is refused: {e}"))
     });
     match applied {
         Ok(()) => {
+            if sup.config.push != push_before {
+                let text = format!(
+                    "`push: {}` takes effect at the next start; push stays {} until then",
+                    sup.config.push,
+                    if push_before { "on" } else { "off" }
+                );
+                sup.memory
+                    .push(now, crate::memory::EventKind::Info, "", text);
+            }
             if poll_tick.period() != sup.config.poll_interval {
                 *poll_tick = ticker(sup.config.poll_interval);
             }
@@ -263,20 +96,23 @@ pub fn apply_reload(
     }
 }
 
-/// The headless loop: poll every `poll_interval`, reconcile every `reconcile_interval` and
-/// right after a poll that shows a supervised slot missing or dead; a config read again
-/// (`reloads`) is applied at once; returns on `shutdown`.
-///
-/// On the way out `stop` is triggered: the tmux call in progress ends at once, queued ops are
-/// dropped (and logged as not run), and the memory is saved.
 /// What the daemon loop works with besides the supervisor and tmux: the stop switch of its
-/// tmux calls, its clock, and the metrics it keeps up to date (if served).
+/// tmux calls, its clock, the metrics it keeps up to date (if served), and push: the wake-up
+/// it waits on and what rings it.
 pub struct Kit<'a> {
     pub stop: Shutdown,
     pub clock: &'a Clock,
     pub metrics: Option<Arc<std::sync::Mutex<Metrics>>>,
+    pub push: PushSetup,
 }
 
+/// The headless loop: poll every `poll_interval`, and at once on a wake-up (push); reconcile
+/// every `reconcile_interval` and right after a poll that shows a supervised slot missing or
+/// dead or that a wake-up asked for; a config read again (`reloads`) is applied at once;
+/// returns on `shutdown`.
+///
+/// On the way out `stop` is triggered: the tmux call in progress ends at once, queued ops are
+/// dropped (and logged as not run), push's waiter is ended, and the memory is saved.
 pub async fn run_daemon(
     mut sup: Supervisor,
     mut persist: Persist,
@@ -289,7 +125,9 @@ pub async fn run_daemon(
         stop,
         clock,
         metrics,
+        push,
     } = kit;
+    let mut push = Push::start(push);
     let metered = |f: &mut dyn FnMut(&mut Metrics)| {
         if let Some(m) = &metrics {
             match m.lock() {
@@ -327,7 +165,13 @@ pub async fn run_daemon(
             _ = poll_tick.tick(), if !sup.polling() => {
                 if let Some(job) = sup.poll_tick() {
                     poll_started = tokio::time::Instant::now();
-                    spawn_poll(Arc::clone(&tmux), job, tx.clone());
+                    push.polling(Arc::clone(&tmux), job, tx.clone());
+                }
+            }
+            () = push.wake().rung() => {
+                if let Some(job) = sup.woken() {
+                    poll_started = tokio::time::Instant::now();
+                    push.polling(Arc::clone(&tmux), job, tx.clone());
                 }
             }
             _ = reconcile_tick.tick() => {
@@ -351,6 +195,11 @@ pub async fn run_daemon(
                         spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
                         service.polled(&sup);
                         crate::notify::deliver(sup.outbox.take(), &sup.config.notify, &mut ring_bell);
+                        push.after_poll(&mut sup, &tmux, now);
+                        if let Some(job) = sup.poll_after_wake() {
+                            poll_started = tokio::time::Instant::now();
+                            push.polling(Arc::clone(&tmux), job, tx.clone());
+                        }
                     }
                     Work::Executed(r) => {
                         sup.executed(r, now);
@@ -364,6 +213,7 @@ pub async fn run_daemon(
     }
     Service::stopping();
     stop.trigger();
+    push.stop().await;
     wind_down(&mut sup, &mut rx, clock).await;
     persist.save(&mut sup, clock());
     tracing::info!("daemon stopped");
@@ -420,10 +270,14 @@ pub async fn signals(on_hup: impl Fn()) {
 mod loop_tests;
 mod metrics;
 mod persist;
+mod push;
 mod service;
+mod work;
 pub use metrics::{Metrics, serve as serve_metrics, start as start_metrics};
 pub use persist::Persist;
+pub use push::{Push, PushSetup, push_setup};
 pub use service::Service;
+pub use work::{Work, execute, spawn_execute, spawn_poll};
 
 #[cfg(test)]
 mod tests;

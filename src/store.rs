@@ -17,6 +17,8 @@ use crate::statedir;
 pub struct Store {
     pub path: PathBuf,
     pub lock_path: PathBuf,
+    /// The server's key in file names ([`crate::socket::key`]).
+    key: String,
     /// When set, slots not named here are dropped from the memory as it is loaded.
     slots: Option<Arc<BTreeSet<String>>>,
     /// The state file an earlier version wrote for this server (named after how the server
@@ -43,6 +45,7 @@ impl Store {
         Store {
             path: state_dir.join(format!("state-{server_key}.json")),
             lock_path: state_dir.join(format!("lock-{server_key}")),
+            key: server_key.to_owned(),
             slots: None,
             legacy: None,
             legacy_lock: None,
@@ -69,6 +72,11 @@ impl Store {
             &config.state_dir,
             &legacy_key(name, path, tmux_env.as_deref()),
         )
+    }
+
+    /// The key naming the server in file names (its state file, lock and wake-up socket).
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     /// The store of the server whose real socket path is `socket` (however it was named).

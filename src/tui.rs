@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::App;
 use crate::controller::Supervisor;
-use crate::runner::{Persist, Reload, now_ms};
+use crate::runner::{Persist, Push, PushSetup, Reload, now_ms};
 use crate::terminal;
 use crate::tmux::{Endpoint, Tmux, TmuxCli};
 
@@ -141,6 +141,7 @@ pub async fn run(
     persist: Persist,
     tmux: Arc<dyn Tmux>,
     attach: Attach,
+    push: PushSetup,
     reread: impl Fn() -> Reload + Send + 'static,
 ) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
@@ -156,7 +157,8 @@ pub async fn run(
         switch_client = attach.switch_client,
         "ui started"
     );
-    let mut ui = Ui::new(app, persist, tmux, Arc::new(now_ms), stop_rx);
+    let push = Push::start(push);
+    let mut ui = Ui::new(app, persist, tmux, push, Arc::new(now_ms), stop_rx);
     // SIGHUP reads the config again (as the daemon does); SIGTERM and SIGINT end the UI.
     let signal_task = tokio::spawn(async move {
         loop {

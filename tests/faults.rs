@@ -282,8 +282,8 @@ fn tmux_older_than_3_2_exits_2_saying_so() {
     let server = TestServer::new();
     let home = Home::new();
     let config = home.config(PRODUCTION_FAST);
-    let fake = FakeTmux::with_version("sessions", "tmux 3.1");
     for args in [&["check"][..], &["check", "--json"], &["daemon"]] {
+        let fake = FakeTmux::with_version("sessions", "tmux 3.1");
         let out = fake
             .command(&home, &server, &config)
             .args(args)
@@ -293,11 +293,51 @@ fn tmux_older_than_3_2_exits_2_saying_so() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("tmux 3.1 is too old"), "{args:?}: {err}");
         assert!(err.contains("3.2"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed on stdout");
+        // Nothing but the version was asked: `check` reads it from the server it polls (one
+        // call), the daemon asks `tmux -V` before anything else.
+        let calls = fake.calls();
+        let want = if args[0] == "check" {
+            "list-panes"
+        } else {
+            "-V"
+        };
+        assert_eq!(calls.len(), 1, "{args:?}: {calls:?}");
+        assert!(calls[0].iter().any(|a| a == want), "{args:?}: {calls:?}");
     }
-    // Nothing but the version was asked.
-    for call in fake.calls() {
-        assert_eq!(call.last().map(String::as_str), Some("-V"), "{call:?}");
-    }
+}
+
+#[test]
+fn check_is_one_tmux_process_when_a_server_runs_and_asks_the_version_only_without_one() {
+    let server = TestServer::new();
+    let home = Home::new();
+    let config = home.config(PRODUCTION_FAST);
+    let fake = FakeTmux::new("passthrough");
+    let out = fake
+        .command(&home, &server, &config)
+        .args(["check", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let calls = fake.calls();
+    assert_eq!(
+        calls.len(),
+        2,
+        "no server: the poll, then `tmux -V`: {calls:?}"
+    );
+    assert!(calls[0].iter().any(|a| a == "list-panes"), "{calls:?}");
+    assert_eq!(calls[1].last().map(String::as_str), Some("-V"), "{calls:?}");
+    server.new_session("main");
+    let fake = FakeTmux::new("passthrough");
+    let out = fake
+        .command(&home, &server, &config)
+        .args(["check", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].iter().any(|a| a == "list-panes"), "{calls:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -234,9 +234,11 @@ fn real_pane(n: u32, name: String, command: String, title: String, path: String)
         pane_dead: n.is_multiple_of(3),
         dead_status: n.is_multiple_of(3).then_some(1),
         dead_signal: None,
+        server_version: "3.3a".into(),
         current_command: command,
         title,
         current_path: path,
+        died_hook: String::new(),
     }
 }
 

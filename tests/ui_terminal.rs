@@ -146,6 +146,32 @@ impl<'a> Ui<'a> {
     }
 }
 
+impl Drop for Ui<'_> {
+    /// Quits a UI still running before the servers go: with push it would at once bring back
+    /// a server it supervises that the test's end kills (it sees every session die), and that
+    /// server would outlive the test.
+    fn drop(&mut self) {
+        let running = || {
+            let out = self.server.tmux(&[
+                "display-message",
+                "-p",
+                "-t",
+                "=supervisor:",
+                "#{pane_current_command}",
+            ]);
+            String::from_utf8_lossy(&out.stdout).contains("tmux-supervisor")
+        };
+        if !running() {
+            return;
+        }
+        let _ = self.server.tmux(&["send-keys", "-t", "=supervisor:", "q"]);
+        let deadline = std::time::Instant::now() + WAIT;
+        while running() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// A session row of the table: a state mark, then the name.
 fn is_row(line: &str) -> bool {
     let t = line.trim_start();

@@ -51,7 +51,9 @@ pub fn run(event: Option<&str>, state_dir: Option<&Path>) -> ExitCode {
     };
     let dir = state_dir_of(state_dir);
     match events::record(&dir, &key, &rec) {
-        Ok(()) => wake(&dir, &key),
+        Ok(()) => {
+            crate::wake::send(&dir, &key);
+        }
         Err(e) => {
             let _ = writeln!(
                 std::io::stderr(),
@@ -135,27 +137,6 @@ fn server_key() -> Option<String> {
     Some(crate::socket::key(&crate::socket::server_socket(
         None, None,
     )))
-}
-
-/// Longest socket path `sendto` takes (`sun_path` holds 108 bytes with its NUL).
-const SUN_PATH_MAX: usize = 107;
-
-/// Tells a supervisor waiting on `<state_dir>/wake-<key>.sock` that there is news: one
-/// datagram, sent without blocking; nobody listening is not an error. A path too long for a
-/// socket address is reached from inside the state dir (this process does nothing after).
-fn wake(state_dir: &Path, key: &str) {
-    use std::os::unix::ffi::OsStrExt as _;
-    let name = format!("wake-{key}.sock");
-    let path = state_dir.join(&name);
-    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
-        return;
-    };
-    let _ = sock.set_nonblocking(true);
-    if path.as_os_str().as_bytes().len() <= SUN_PATH_MAX {
-        let _ = sock.send_to(b"hook", path);
-    } else if std::env::set_current_dir(state_dir).is_ok() {
-        let _ = sock.send_to(b"hook", name);
-    }
 }
 
 fn now_ms() -> u64 {

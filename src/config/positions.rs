@@ -140,6 +140,7 @@ pub(super) fn known_keys(parent: &str) -> Option<&'static [&'static str]> {
             "status_file",
             "state_dir",
             "metrics",
+            "push",
         ],
         "tmux" => &["socket_name", "socket_path"],
         "pools[]" => &[

@@ -31,6 +31,8 @@ pub(super) struct RawConfig {
     pub(super) state_dir: Option<String>,
     #[serde(default)]
     pub(super) metrics: Option<String>,
+    #[serde(default)]
+    pub(super) push: Option<bool>,
 }
 
 impl RawConfig {

@@ -51,6 +51,7 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
             .state_dir
             .map_or_else(|| default_state_dir(home), |p| expand_home(&p, home)),
         metrics,
+        push: raw.push.unwrap_or(true),
     };
     check_collisions(&cfg, ck);
     cfg

@@ -231,3 +231,35 @@ fn an_unfinished_create_in_an_on_failure_pool_is_not_left_dead() {
         state(&sup, "of-0")
     );
 }
+
+#[test]
+fn a_wake_up_polls_now_or_once_after_the_poll_out_and_reconciles_what_it_finds() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::without_memory(cfg);
+    // Nothing out: a poll now.
+    assert!(sup.woken().is_some());
+    assert!(sup.polling());
+    // Wake-ups while it is out: none now, and one poll once it is back, however many.
+    for _ in 0..10 {
+        assert!(sup.woken().is_none());
+    }
+    assert!(sup.poll_after_wake().is_none(), "the poll is still out");
+    let all_up: Vec<_> = (11..=20)
+        .map(|i| pane(&format!("ccl-auto-{i}"), i))
+        .collect();
+    // The wake-up's poll finds nothing wrong: a pass all the same, and it plans nothing.
+    assert!(sup.polled(polled(all_up.clone(), &[]), NOW).is_empty());
+    assert!(sup.poll_after_wake().is_some());
+    assert!(sup.poll_after_wake().is_none(), "one poll for ten wake-ups");
+    // That poll shows a slot gone: created in the same breath, no reconcile tick needed.
+    let jobs = sup.polled(polled(all_up[1..].to_vec(), &[]), NOW + 10);
+    assert_eq!(
+        jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(),
+        ["ccl-auto-11"]
+    );
+    // A regular tick's poll is no wake-up's: nothing after it.
+    sup.executed(Vec::new(), NOW + 20);
+    assert!(sup.poll_tick().is_some());
+    assert!(sup.polled(polled(all_up, &[]), NOW + 30).is_empty());
+    assert!(sup.poll_after_wake().is_none());
+}

@@ -41,6 +41,8 @@ fn spawn_daemon(
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let (reload, reloads) = mpsc::unbounded_channel();
     let tmux: Arc<dyn Tmux> = Arc::new(fake.clone());
+    // Deaths the test injects ring the daemon's wake-up only where the test asks for it.
+    let wake = fake.wake().unwrap_or_default();
     let handle = tokio::spawn(async move {
         let stopped = async {
             let _ = rx.await;
@@ -49,6 +51,7 @@ fn spawn_daemon(
             stop: Shutdown::new(),
             clock: &*clock,
             metrics: None,
+            push: PushSetup::off(wake),
         };
         run_daemon(sup, persist, tmux, stopped, reloads, kit).await
     });
@@ -325,3 +328,5 @@ async fn a_config_read_again_is_applied_with_the_memory_kept() {
     assert!(said("another tmux server: that needs a restart"));
     assert_eq!(sup.layout.slots.len(), 1);
 }
+
+mod wake;

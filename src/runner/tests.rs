@@ -7,7 +7,7 @@ use super::*;
 use crate::fixtures::{pane, polled, production, state_of as state, working};
 use crate::observe::State;
 use crate::store::Store;
-use crate::tmux::{Launch, Snapshot, Target};
+use crate::tmux::{Created, Launch, Snapshot, Target, TmuxError};
 
 const NOW: Millis = 1_000_000_000;
 
@@ -66,6 +66,12 @@ impl Tmux for Stopping {
         Err(self.call())
     }
     fn interrupt(&self, _: &str) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+    fn set_wake_hooks(&self, _: &[String]) -> Result<(), TmuxError> {
+        Err(self.call())
+    }
+    fn version(&self) -> Result<String, TmuxError> {
         Err(self.call())
     }
 }
@@ -135,6 +141,12 @@ impl Tmux for Fixed {
     }
     fn interrupt(&self, _: &str) -> Result<(), TmuxError> {
         Ok(())
+    }
+    fn set_wake_hooks(&self, _: &[String]) -> Result<(), TmuxError> {
+        Ok(())
+    }
+    fn version(&self) -> Result<String, TmuxError> {
+        Ok("3.3a".into())
     }
 }
 

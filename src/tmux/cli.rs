@@ -24,6 +24,9 @@ pub struct TmuxCli {
     /// Under systemd: the server's socket, to start the server (when it is not running) in
     /// a scope of its own, out of the service's cgroup.
     own_scope: Option<Arc<OwnScope>>,
+    /// Push: the latch channel the supervisor's wake-up hooks signal (set on every session it
+    /// creates), if push is on.
+    wake: Option<String>,
 }
 
 /// `systemd-run` before the command: a scope of the user's manager, quiet, collected when done.
@@ -80,7 +83,21 @@ impl TmuxCli {
             timeout: DEFAULT_TIMEOUT,
             shutdown: Shutdown::new(),
             own_scope: None,
+            wake: None,
         }
+    }
+
+    /// Push: every session this client creates gets the wake-up hook signalling `channel`
+    /// (see [`super::hooks`]), and [`Tmux::set_wake_hooks`](super::Tmux::set_wake_hooks) sets it.
+    #[must_use]
+    pub fn with_wake_channel(mut self, channel: impl Into<String>) -> Self {
+        self.wake = Some(channel.into());
+        self
+    }
+
+    /// The latch channel of push, if on.
+    pub fn wake_channel(&self) -> Option<&str> {
+        self.wake.as_deref()
     }
 
     /// Running under systemd (`INVOCATION_ID`): a call that would start the server (nothing
@@ -176,13 +193,7 @@ impl TmuxCli {
 
     /// Fail with [`TmuxError::TooOld`] below 3.2; on success return the version (`3.3a`).
     pub fn check_version(&self) -> Result<String, TmuxError> {
-        let text = self.version_text()?;
-        let found = text.strip_prefix("tmux ").unwrap_or(&text).to_owned();
-        match parse_version(&text) {
-            Some(v) if v >= (3, 2) => Ok(found),
-            Some(_) => Err(TmuxError::TooOld { found }),
-            None => Err(TmuxError::BadOutput(text)),
-        }
+        check_version_text(&self.version_text()?)
     }
 
     fn version_text(&self) -> Result<String, TmuxError> {
@@ -260,6 +271,27 @@ impl TmuxCli {
     }
 }
 
+/// `tmux 3.3a` (as `tmux -V` says it) or `3.3a` (as `#{version}` does): the version, or
+/// [`TmuxError::TooOld`] below 3.2.
+pub fn check_version_text(text: &str) -> Result<String, TmuxError> {
+    let text = text.trim();
+    let full = if text.starts_with("tmux ") {
+        text.to_owned()
+    } else {
+        format!("tmux {text}")
+    };
+    let found = full.strip_prefix("tmux ").unwrap_or(&full).to_owned();
+    match parse_version(&full) {
+        Some(v) if v >= (3, 2) => Ok(found),
+        Some(_) => Err(TmuxError::TooOld { found }),
+        None => Err(TmuxError::BadOutput(text.to_owned())),
+    }
+}
+
+/// What an operator needs to hear when tmux cannot be used at all.
+pub const NEEDS_TMUX: &str =
+    "tmux-supervisor needs tmux 3.2 or newer on PATH (e.g. `apt-get install tmux`)";
+
 pub(super) fn stderr_text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).trim().to_owned()
 }
@@ -291,6 +323,18 @@ mod tests {
         assert_eq!(parse_version("tmux master"), Some((u32::MAX, 0)));
         assert_eq!(parse_version("tmux"), None);
         assert_eq!(parse_version("screen 4.0"), None);
+        // As `#{version}` prints it, without the program's name.
+        assert_eq!(check_version_text("3.3a").unwrap(), "3.3a");
+        assert_eq!(check_version_text("tmux 3.4\n").unwrap(), "3.4");
+        assert_eq!(check_version_text("next-3.6").unwrap(), "next-3.6");
+        assert!(matches!(
+            check_version_text("3.1c"),
+            Err(TmuxError::TooOld { found }) if found == "3.1c"
+        ));
+        assert!(matches!(
+            check_version_text("x"),
+            Err(TmuxError::BadOutput(_))
+        ));
     }
 
     #[test]

@@ -11,10 +11,45 @@ use super::args::{
     Arg, Target, capture_args, double_hashes, is_id, launch_args, render_args, validate_name,
 };
 use super::cli::stderr_text;
+use super::hooks::set_hook_args;
 use super::snapshot::{Nonce, Snapshot, parse_snapshot, snapshot_format};
 use super::{Created, Launch, Tmux, TmuxCli, TmuxError};
 
 impl TmuxCli {
+    /// `new-session … -s NAME … ; set-option -w … remain-on-exit on`, and with push the
+    /// wake-up hook on the new pane: one call. `first` is what runs in it first.
+    fn new_session_args(&self, launch: &Launch, first: &Launch) -> Result<Vec<Arg>, TmuxError> {
+        let mut args = vec![
+            Arg::plain("new-session"),
+            Arg::plain("-d"),
+            Arg::plain("-P"),
+            Arg::plain("-F"),
+            Arg::plain("#{pid}\t#{session_id}\t#{pane_id}"),
+            Arg::plain("-s"),
+            Arg::Plain(double_hashes(OsStr::new(&launch.name))),
+            Arg::plain("-x"),
+            Arg::plain("200"),
+            Arg::plain("-y"),
+            Arg::plain("50"),
+        ];
+        args.extend(launch_args(first)?);
+        args.extend([
+            Arg::Separator,
+            Arg::plain("set-option"),
+            Arg::plain("-w"),
+            Arg::plain("-t"),
+            Arg::plain(Target::Name(launch.name.clone()).render()),
+            Arg::plain("remain-on-exit"),
+            Arg::plain("on"),
+        ]);
+        // Push: the wake-up hook on the new pane, in the same call (see `hooks`).
+        if let Some(channel) = self.wake_channel() {
+            args.push(Arg::Separator);
+            args.extend(set_hook_args(&Target::Name(launch.name.clone()), channel)?);
+        }
+        Ok(args)
+    }
+
     fn capture_one(&self, pane: &str, lines: u32) -> Result<String, TmuxError> {
         let output = self.run(&capture_args(pane, lines))?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
@@ -55,7 +90,7 @@ fn unique_marker() -> String {
 /// `stderr` of a `list-panes -a` that found no server to talk to, or a server without any
 /// session (tmux 3.3a then says "no current target", e.g. just after the last session was
 /// killed and before the server exits): both mean zero sessions.
-fn means_zero_sessions(stderr: &str) -> bool {
+pub(super) fn means_zero_sessions(stderr: &str) -> bool {
     stderr.contains("no server running on")
         || stderr.contains("no current target")
         || stderr.contains("error connecting to")
@@ -70,6 +105,17 @@ impl Tmux for TmuxCli {
             .ok_or_else(|| TmuxError::BadOutput(format!("server pid {server_pid}")))?;
         rustix::process::kill_process(pid, rustix::process::Signal::CHILD)
             .map_err(|e| TmuxError::Io(e.into()))
+    }
+
+    fn set_wake_hooks(&self, panes: &[String]) -> Result<(), TmuxError> {
+        match self.wake_channel() {
+            Some(channel) => self.hook_panes(channel, panes),
+            None => Ok(()),
+        }
+    }
+
+    fn version(&self) -> Result<String, TmuxError> {
+        self.check_version()
     }
 
     fn snapshot(&self) -> Result<Snapshot, TmuxError> {
@@ -122,29 +168,7 @@ impl Tmux for TmuxCli {
         } else {
             &placeholder
         };
-        let mut args = vec![
-            Arg::plain("new-session"),
-            Arg::plain("-d"),
-            Arg::plain("-P"),
-            Arg::plain("-F"),
-            Arg::plain("#{pid}\t#{session_id}\t#{pane_id}"),
-            Arg::plain("-s"),
-            Arg::Plain(double_hashes(OsStr::new(&launch.name))),
-            Arg::plain("-x"),
-            Arg::plain("200"),
-            Arg::plain("-y"),
-            Arg::plain("50"),
-        ];
-        args.extend(launch_args(first)?);
-        args.extend([
-            Arg::Separator,
-            Arg::plain("set-option"),
-            Arg::plain("-w"),
-            Arg::plain("-t"),
-            Arg::plain(Target::Name(launch.name.clone()).render()),
-            Arg::plain("remain-on-exit"),
-            Arg::plain("on"),
-        ]);
+        let args = self.new_session_args(launch, first)?;
         let output = self.run_starting_server(&args)?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {

@@ -10,7 +10,9 @@
 //! - `args`: exact targets, argv elements and their escaping, the `-c`/`-e`/command part;
 //! - [`process`]: running one tmux process with a timeout and a stop switch;
 //! - `cli`: [`TmuxCli`], the real client (which tmux, which server, one call, the version);
-//! - `commands`: what each [`Tmux`] call asks of tmux, for [`TmuxCli`].
+//! - `commands`: what each [`Tmux`] call asks of tmux, for [`TmuxCli`];
+//! - [`hooks`]: the supervisor's wake-up hook on its own slot panes (push, DESIGN.md §12);
+//! - [`waiter`]: the one long-lived `tmux wait-for` that turns those hooks into wake-ups.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -19,11 +21,13 @@ use std::time::Duration;
 mod args;
 mod cli;
 mod commands;
+pub mod hooks;
 pub mod process;
 mod snapshot;
+pub mod waiter;
 
 pub use args::{NameProblem, Target, check_session_name};
-pub use cli::{DEFAULT_TIMEOUT, TmuxCli};
+pub use cli::{DEFAULT_TIMEOUT, NEEDS_TMUX, TmuxCli, check_version_text};
 pub use process::Shutdown;
 pub use snapshot::{Nonce, Pane, Snapshot, format_record, parse_snapshot, snapshot_format};
 
@@ -141,6 +145,12 @@ pub trait Tmux: Send + Sync {
     fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError>;
     /// Presses Esc in a pane (`send-keys -t %ID Escape`): interrupts a Claude Code turn.
     fn interrupt(&self, pane_id: &str) -> Result<(), TmuxError>;
+    /// Push: sets the supervisor's wake-up hook ([`hooks`]) on these panes (slot panes it keeps
+    /// alive that lack it), in one call; nothing when push is off.
+    fn set_wake_hooks(&self, panes: &[String]) -> Result<(), TmuxError>;
+    /// The version of the tmux program (`3.3a`), as `tmux -V` says it; [`TmuxError::TooOld`]
+    /// below 3.2. For when no server answers (a snapshot says the server's own version).
+    fn version(&self) -> Result<String, TmuxError>;
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The snapshot of one poll: every pane as one `list-panes -a` prints it, in a format marked
-//! by a random nonce so that no pane's free text can forge a record, and its parser.
+//! The snapshot of one poll: every pane as one `list-panes -a` prints it (with the server's
+//! version and the supervisor's wake-up hook of each pane), in a format marked by a random
+//! nonce so that no pane's free text can forge a record, and its parser.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,9 +25,15 @@ pub struct Pane {
     pub pane_dead: bool,
     pub dead_status: Option<i32>,
     pub dead_signal: Option<i32>,
+    /// `#{version}` of the server (`3.3a`); empty when that tmux has no such format.
+    pub server_version: String,
     pub current_command: String,
     pub title: String,
     pub current_path: String,
+    /// The pane's `pane-died` hook at the supervisor's index ([`super::hooks::HOOK_INDEX`]),
+    /// as tmux prints it (`wait-for -S "…"`); empty when none is set. Free text: anyone on the
+    /// server may set it.
+    pub died_hook: String,
 }
 
 /// Every pane of every session of one server, from a single `list-panes -a` call.
@@ -57,6 +64,14 @@ impl Snapshot {
     /// The tmux server's pid, if there is at least one pane.
     pub fn server_pid(&self) -> Option<u32> {
         self.panes.first().map(|p| p.server_pid)
+    }
+
+    /// The tmux server's version (`3.3a`), if there is at least one pane and tmux says it.
+    pub fn server_version(&self) -> Option<&str> {
+        self.panes
+            .first()
+            .map(|p| p.server_version.as_str())
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -106,18 +121,20 @@ impl Nonce {
 }
 
 /// Number of fixed (TAB-separated, never free text) fields of a record.
-const FIXED_FIELDS: usize = 12;
+const FIXED_FIELDS: usize = 13;
 
 /// The `list-panes -F` format of one poll: `N<` then the fixed fields joined by real TAB bytes,
-/// then the free-text fields (command, title, path) each after `N|`, then `N>`, where `N` is the
-/// poll's [`Nonce`].
+/// then the free-text fields (command, title, path, the wake-up hook) each after `N|`, then
+/// `N>`, where `N` is the poll's [`Nonce`].
 pub fn snapshot_format(nonce: &Nonce) -> String {
     let n = nonce.as_str();
+    let hook = super::hooks::HOOK_INDEX;
     format!(
         "{n}<#{{pid}}\t#{{session_id}}\t#{{session_name}}\t#{{session_created}}\t\
          #{{session_activity}}\t#{{session_attached}}\t#{{window_activity}}\t#{{pane_id}}\t\
-         #{{pane_pid}}\t#{{pane_dead}}\t#{{pane_dead_status}}\t#{{pane_dead_signal}}\
-         {n}|#{{pane_current_command}}{n}|#{{pane_title}}{n}|#{{pane_current_path}}{n}>"
+         #{{pane_pid}}\t#{{pane_dead}}\t#{{pane_dead_status}}\t#{{pane_dead_signal}}\t\
+         #{{version}}{n}|#{{pane_current_command}}{n}|#{{pane_title}}{n}|\
+         #{{pane_current_path}}{n}|#{{pane-died[{hook}]}}{n}>"
     )
 }
 
@@ -126,7 +143,7 @@ pub fn format_record(p: &Pane, nonce: &Nonce) -> String {
     let n = nonce.as_str();
     let opt = |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_default();
     format!(
-        "{n}<{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}{n}|{}{n}|{}{n}|{}{n}>\n",
+        "{n}<{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}{n}|{}{n}|{}{n}|{}{n}|{}{n}>\n",
         p.server_pid,
         p.session_id,
         p.session_name,
@@ -139,16 +156,18 @@ pub fn format_record(p: &Pane, nonce: &Nonce) -> String {
         u8::from(p.pane_dead),
         opt(p.dead_status),
         opt(p.dead_signal),
+        p.server_version,
         p.current_command,
         p.title,
         p.current_path,
+        p.died_hook,
     )
 }
 
 /// Parse the output of `list-panes -a -F` [`snapshot_format`]`(nonce)`.
 ///
 /// The output is cut at every occurrence of the nonce, which only tmux's own format can
-/// produce: a record is `<` fixed fields, three `|` free-text fields, and `>` followed by the
+/// produce: a record is `<` fixed fields, four `|` free-text fields, and `>` followed by the
 /// newline tmux adds. Free text may hold any byte (newlines and TABs included) and stays in
 /// its field. A record of any other shape, or with a malformed id or number, goes to
 /// `rejected` (with the nonce shown as `⁞`), and so does text outside any record. An empty
@@ -205,15 +224,17 @@ pub fn parse_snapshot(text: &str, nonce: &Nonce) -> Snapshot {
     snapshot
 }
 
-/// One record, as the chunks between its nonces: `<fixed`, `|command`, `|title`, `|path`, `>…`.
+/// One record, as the chunks between its nonces: `<fixed`, `|command`, `|title`, `|path`,
+/// `|hook`, `>…`.
 fn parse_record(chunks: &[&str]) -> Option<Pane> {
-    let [fixed, command, title, path, end] = chunks else {
+    let [fixed, command, title, path, hook, end] = chunks else {
         return None;
     };
     let fixed = fixed.strip_prefix('<')?;
     let command = command.strip_prefix('|')?;
     let title = title.strip_prefix('|')?;
     let path = path.strip_prefix('|')?;
+    let hook = hook.strip_prefix('|')?;
     // Text after the end marker is reported by the caller; the record itself is whole.
     end.strip_prefix('>')?;
     let f: Vec<&str> = fixed.split('\t').collect();
@@ -249,9 +270,11 @@ fn parse_record(chunks: &[&str]) -> Option<Pane> {
         },
         dead_status: optional(f[10])?,
         dead_signal: optional(f[11])?,
+        server_version: f[12].to_owned(),
         current_command: command.to_owned(),
         title: title.to_owned(),
         current_path: path.to_owned(),
+        died_hook: hook.to_owned(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! The UI's loop, apart from the terminal it draws on and where its input comes from: one
-//! owner of the [`App`] merges input, poll and reconcile ticks, work results and stop
-//! requests, drains what is queued, performs the effects and draws once. `tui::run` wires it
+//! owner of the [`App`] merges input, poll and reconcile ticks, push's wake-ups, work results
+//! and stop requests, drains what is queued, performs the effects and draws once. `tui::run` wires it
 //! to the real terminal, crossterm's input and the signals; tests drive it on a `TestBackend`
 //! with a paused clock.
 
@@ -17,7 +17,7 @@ use crate::app::{App, Effect, Msg, update};
 use crate::controller::Supervisor;
 use crate::memory::Millis;
 use crate::runner::{
-    Clock, Persist, Reload, Work, apply_reload, spawn_execute, spawn_poll, ticker, wind_down,
+    Clock, Persist, Push, Reload, Work, apply_reload, spawn_execute, ticker, wind_down,
 };
 use crate::tmux::{Target, Tmux};
 use crate::ui;
@@ -45,12 +45,13 @@ pub(super) enum Exit {
 }
 
 /// What performs the effects of `update`: tmux work on blocking threads, the poll ticker, the
-/// state file and the lock.
+/// state file and the lock, push's wake-up sources.
 struct Performer {
     tmux: Arc<dyn Tmux>,
     work_tx: mpsc::UnboundedSender<Work>,
     poll_tick: tokio::time::Interval,
     persist: Persist,
+    push: Push,
 }
 
 /// What only the loop can do after an effect.
@@ -64,7 +65,11 @@ impl Performer {
     /// Performs one effect; what only the loop can do comes back as a [`Flow`].
     fn perform(&mut self, app: &mut App, fx: Effect, now: Millis) -> Option<Flow> {
         match fx {
-            Effect::Poll(job) => spawn_poll(Arc::clone(&self.tmux), *job, self.work_tx.clone()),
+            Effect::Poll(job) => {
+                self.push
+                    .polling(Arc::clone(&self.tmux), *job, self.work_tx.clone());
+            }
+
             Effect::Execute(jobs) => {
                 spawn_execute(Arc::clone(&self.tmux), jobs, self.work_tx.clone());
             }
@@ -84,6 +89,24 @@ impl Performer {
             }
         }
         None
+    }
+
+    /// A wake-up: a poll now, or once the poll that is out is back.
+    fn woken(&mut self, app: &mut App) {
+        app.sup.preview_pane = app.selected_pane_id();
+        if let Some(job) = app.sup.woken() {
+            self.push
+                .polling(Arc::clone(&self.tmux), job, self.work_tx.clone());
+        }
+    }
+
+    /// A poll was folded in: push follows it, and the poll a wake-up asked for meanwhile runs.
+    fn polled(&mut self, app: &mut App, now: Millis) {
+        self.push.after_poll(&mut app.sup, &self.tmux, now);
+        if let Some(job) = app.sup.poll_after_wake() {
+            self.push
+                .polling(Arc::clone(&self.tmux), job, self.work_tx.clone());
+        }
     }
 }
 
@@ -107,12 +130,13 @@ pub(super) struct Ui {
 }
 
 impl Ui {
-    /// The loop over `app`, acting through `tmux`, its memory kept by `persist`; a stop is
-    /// asked for on `stop_rx`.
+    /// The loop over `app`, acting through `tmux`, its memory kept by `persist`, woken by
+    /// `push`; a stop is asked for on `stop_rx`.
     pub fn new(
         app: App,
         persist: Persist,
         tmux: Arc<dyn Tmux>,
+        push: Push,
         clock: Arc<Clock>,
         stop_rx: mpsc::UnboundedReceiver<&'static str>,
     ) -> Self {
@@ -125,6 +149,7 @@ impl Ui {
                 work_tx,
                 poll_tick: ticker(app.sup.config.poll_interval),
                 persist,
+                push,
             },
             reconcile_tick: ticker(app.sup.config.reconcile_interval),
             redraw_tick: ticker(Duration::from_secs(1)),
@@ -162,8 +187,10 @@ impl Ui {
             }
             let mut msgs: Vec<Msg> = Vec::new();
             let mut failed = None;
+            let wake = self.fxr.push.wake().clone();
             tokio::select! {
                 sig = self.stop_rx.recv() => return Exit::Stopped(sig.unwrap_or("stop")),
+                () = wake.rung() => self.fxr.woken(&mut self.app),
                 Some(r) = self.reload_rx.recv() => {
                     self.reload(r);
                     dirty = true;
@@ -199,6 +226,7 @@ impl Ui {
                     // The lock first: a tick that takes it acts in the same pass.
                     self.fxr.persist.retry_lock(&mut self.app.sup, now);
                 }
+                let polled = matches!(msg, Msg::Polled(_));
                 for fx in update(&mut self.app, msg, now) {
                     match self.fxr.perform(&mut self.app, fx, now) {
                         Some(Flow::Attach { name, switch: true }) => self.switch_client(name),
@@ -210,6 +238,9 @@ impl Ui {
                         Some(Flow::Redraw) => dirty = true,
                         None => {}
                     }
+                }
+                if polled {
+                    self.fxr.polled(&mut self.app, now);
                 }
             }
             if let Some(e) = failed {
@@ -274,9 +305,14 @@ impl Ui {
     ) -> Attached {
         tokio::pin!(attached);
         let mut end = Some(end);
+        let wake = self.fxr.push.wake().clone();
         let outcome = loop {
             let msg = tokio::select! {
                 o = &mut attached => break o,
+                () = wake.rung(), if end.is_some() => {
+                    self.fxr.woken(&mut self.app);
+                    continue;
+                }
                 sig = self.stop_rx.recv(), if end.is_some() => {
                     tracing::info!("{} while attached: leaving the UI", sig.unwrap_or("stop"));
                     let now = self.now();
@@ -297,9 +333,13 @@ impl Ui {
                 _ = self.reconcile_tick.tick(), if end.is_some() => Msg::ReconcileTick,
             };
             let now = self.now();
+            let polled = matches!(msg, Msg::Polled(_));
             for fx in update(&mut self.app, msg, now) {
                 // Nothing to draw or attach while the terminal is lent out.
                 let _ = self.fxr.perform(&mut self.app, fx, now);
+            }
+            if polled {
+                self.fxr.polled(&mut self.app, now);
             }
         };
         if let Err(e) = &outcome.child {
@@ -314,6 +354,7 @@ impl Ui {
     /// comes back is folded in so the memory says which ops were not run, then saved.
     pub async fn finish(mut self) -> Supervisor {
         let clock = Arc::clone(&self.clock);
+        self.fxr.push.stop().await;
         wind_down(&mut self.app.sup, &mut self.work_rx, &*clock).await;
         let now = self.now();
         self.fxr.persist.save(&mut self.app.sup, now);

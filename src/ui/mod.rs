@@ -102,6 +102,8 @@ fn header(frame: &mut Frame, app: &App, now: Millis, area: Rect) {
         (sup.mode.paused, "PAUSED"),
         (sup.mode.dry_run, "DRY-RUN"),
         (sup.mode.observe_only, "OBSERVE-ONLY"),
+        // Push is on but tmux's latch cannot be used: what tmux reports waits for a poll.
+        (sup.push_unavailable.is_some(), "PUSH LIMITED"),
     ] {
         if on {
             top.push(Span::raw("  "));

@@ -226,10 +226,13 @@ fn header_flags_and_poll_error() {
     app.sup.mode.dry_run = true;
     app.sup.mode.observe_only = true;
     app.sup.last_poll_error = Some("no tmux".to_string());
+    assert!(!line(render(&app, 120, 40).backend().buffer(), 0).contains("PUSH LIMITED"));
+    app.sup
+        .push_is_unavailable(NOW, "tmux does not keep the wake-up hook on %1");
     let t = render(&app, 120, 40);
     let buf = t.backend().buffer();
     let head = line(buf, 0);
-    for flag in ["PAUSED", "DRY-RUN", "OBSERVE-ONLY"] {
+    for flag in ["PAUSED", "DRY-RUN", "OBSERVE-ONLY", "PUSH LIMITED"] {
         assert!(head.contains(flag), "{flag} in {head}");
     }
     assert!(line(buf, 1).contains("poll failed: no tmux"));

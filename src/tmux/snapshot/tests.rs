@@ -23,9 +23,11 @@ fn normal() -> Pane {
         pane_dead: false,
         dead_status: None,
         dead_signal: None,
+        server_version: "3.3a".into(),
         current_command: "claude".into(),
         title: "my title".into(),
         current_path: "/home/me/work".into(),
+        died_hook: String::new(),
     }
 }
 
@@ -38,10 +40,10 @@ fn format_marks_every_field_with_the_nonce() {
     let f = snapshot_format(&nonce());
     assert!(f.starts_with("TSUPtest<#{pid}\t#{session_id}\t#{session_name}\t"));
     assert!(f.ends_with(
-        "#{pane_dead_signal}TSUPtest|#{pane_current_command}TSUPtest|#{pane_title}TSUPtest|#{pane_current_path}TSUPtest>"
+        "#{pane_dead_signal}\t#{version}TSUPtest|#{pane_current_command}TSUPtest|#{pane_title}TSUPtest|#{pane_current_path}TSUPtest|#{pane-died[42]}TSUPtest>"
     ));
-    assert_eq!(f.matches("TSUPtest").count(), 5);
-    // Twelve fixed fields, eleven TABs between them, none in the free text.
+    assert_eq!(f.matches("TSUPtest").count(), 6);
+    // Thirteen fixed fields, twelve TABs between them, none in the free text.
     assert_eq!(f.matches('\t').count(), FIXED_FIELDS - 1);
     let a = Nonce::random();
     let b = Nonce::random();
@@ -70,10 +72,32 @@ fn free_text_with_tabs_newlines_and_fake_records_stays_in_its_field() {
     p.current_path = format!("/tmp/x\n{forged}\n");
     p.current_command = format!("a\tb\n{forged}");
     p.title = "\t\n<|>".into();
+    p.died_hook = format!("run-shell \"{forged}\"");
     let snap = parse_snapshot(&text(&[p.clone(), normal()]), &nonce());
     assert!(snap.rejected.is_empty(), "{:?}", snap.rejected);
     assert_eq!(snap.panes, vec![p, normal()]);
     assert!(snap.session("ccl-auto-11").is_none());
+}
+
+#[test]
+fn the_servers_version_and_each_panes_wake_up_hook_are_read() {
+    let hooked = Pane {
+        died_hook: "wait-for -S \"tmux-supervisor-wake-_tmp_x\"".into(),
+        ..normal()
+    };
+    let snap = parse_snapshot(&text(&[hooked.clone(), normal()]), &nonce());
+    assert!(snap.rejected.is_empty(), "{:?}", snap.rejected);
+    assert_eq!(snap.panes, vec![hooked, normal()]);
+    assert_eq!(snap.server_version(), Some("3.3a"));
+    // A tmux without `#{version}` prints nothing there: no version, the record still reads.
+    let old = Pane {
+        server_version: String::new(),
+        ..normal()
+    };
+    let snap = parse_snapshot(&text(&[old]), &nonce());
+    assert_eq!(snap.panes.len(), 1);
+    assert_eq!(snap.server_version(), None);
+    assert_eq!(Snapshot::default().server_version(), None);
 }
 
 #[test]

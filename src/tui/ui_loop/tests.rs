@@ -11,6 +11,8 @@ use tokio::time::{Instant, sleep};
 use super::*;
 use crate::config::Config;
 use crate::fake::{Call, FakeTmux};
+use crate::runner::PushSetup;
+use crate::wake::Wake;
 
 use crate::fixtures::PRODUCTION_FAST;
 
@@ -49,7 +51,14 @@ async fn the_ui_loop_supervises_and_obeys_the_operators_keys() {
     let clock: Arc<Clock> =
         Arc::new(move || 1_700_000_000_000 + start.elapsed().as_millis() as Millis);
     let (stop_tx, stop_rx) = mpsc::unbounded_channel();
-    let mut ui = Ui::new(app, persist, Arc::new(fake.clone()), clock, stop_rx);
+    let mut ui = Ui::new(
+        app,
+        persist,
+        Arc::new(fake.clone()),
+        Push::start(PushSetup::off(Wake::new())),
+        clock,
+        stop_rx,
+    );
     let input = ui.input_tx.clone();
     let mut term = Terminal::new(TestBackend::new(120, 45)).unwrap();
 
@@ -91,6 +100,7 @@ async fn a_stop_request_ends_the_ui_loop() {
         App::new(sup, "-L test", true),
         persist,
         Arc::new(fake.clone()),
+        Push::start(PushSetup::off(Wake::new())),
         clock,
         stop_rx,
     );
@@ -210,6 +220,7 @@ async fn a_result_drained_with_a_failed_input_is_folded_in() {
             App::new(sup, "-L test", true),
             persist,
             Arc::new(fake.clone()),
+            Push::start(PushSetup::off(Wake::new())),
             Arc::new(|| 1_700_000_000_000),
             stop_rx,
         );
@@ -265,6 +276,7 @@ async fn the_tick_that_takes_the_lock_over_acts_at_once() {
         App::new(sup, "-L t", true),
         persist,
         Arc::new(fake.clone()),
+        Push::start(PushSetup::off(Wake::new())),
         clock,
         stop_rx,
     );
@@ -291,4 +303,64 @@ async fn the_tick_that_takes_the_lock_over_acts_at_once() {
         _ = ui.drive(&mut term) => panic!("the UI stopped"),
         () = script => {}
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_push_the_ui_repairs_a_death_at_once_and_polls_once_for_it() {
+    let fake = FakeTmux::new();
+    let wake = Wake::new();
+    fake.ring_on_deaths(wake.clone());
+    let slow = PRODUCTION_FAST
+        .replace("poll_interval: 500ms", "poll_interval: 2s")
+        .replace("reconcile_interval: 1s", "reconcile_interval: 5s");
+    assert!(slow.contains("poll_interval: 2s"), "{slow}");
+    let cfg = Config::parse_with_home(&slow, "test", std::path::Path::new("/")).unwrap();
+    let (sup, persist) = Persist::open(cfg, None, 0);
+    let start = Instant::now();
+    let clock: Arc<Clock> = Arc::new(move || start.elapsed().as_millis() as Millis);
+    let (_stop_tx, stop_rx) = mpsc::unbounded_channel();
+    let mut ui = Ui::new(
+        App::new(sup, "-L test", true),
+        persist,
+        Arc::new(fake.clone()),
+        Push::start(PushSetup::off(wake)),
+        clock,
+        stop_rx,
+    );
+    let input = ui.input_tx.clone();
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let script = async {
+        sleep(Duration::from_millis(4_100)).await;
+        assert_eq!(fake.sessions().len(), 10, "{:?}", fake.sessions());
+        let killed = Instant::now();
+        fake.remove_session("ccl-auto-13");
+        sleep(Duration::from_millis(500)).await;
+        input.send(key('q')).unwrap();
+        sleep(Duration::from_secs(3600)).await;
+        killed
+    };
+    let killed = tokio::select! {
+        exit = ui.drive(&mut term) => {
+            assert!(matches!(exit, Exit::Quit));
+            None
+        }
+        k = script => Some(k),
+    };
+    assert!(killed.is_none(), "the UI did not quit");
+    let after: Vec<(Duration, Call)> = fake
+        .calls()
+        .into_iter()
+        .filter(|(at, _)| *at >= start + Duration::from_millis(4_100))
+        .map(|(at, c)| (at - start, c))
+        .collect();
+    let creates: Vec<_> = after
+        .iter()
+        .filter(|(_, c)| *c == Call::Create("ccl-auto-13".into()))
+        .collect();
+    // Back in the same instant (virtual time), not at the poll at 6 s or the pass at 5 s.
+    assert_eq!(creates.len(), 1, "{after:?}");
+    assert!(creates[0].0 < Duration::from_millis(4_110), "{after:?}");
+    // The wake-up's poll and the one after the create: no more.
+    let polls = after.iter().filter(|(_, c)| *c == Call::Snapshot).count();
+    assert_eq!(polls, 2, "{after:?}");
 }

@@ -113,10 +113,15 @@ fn from_hook(rec: Option<&HookRecord>, now: Millis, tz: &TimeZone) -> Option<Lim
         return None;
     }
     let until = rec.message.as_deref().and_then(|t| parse_reset(t, now, tz));
-    Some(LimitSeen {
-        until,
-        line: format!("hook StopFailure: {error}"),
-    })
+    // The agent's own words when the hook carries them ("You've hit your session limit ·
+    // resets 5:35pm (UTC)"), else the error's name.
+    let line = rec
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map_or_else(|| format!("hook StopFailure: {error}"), str::to_string);
+    Some(LimitSeen { until, line })
 }
 
 /// Progress is a new hook event, a longer transcript, or pane text that changed other than

@@ -182,11 +182,19 @@ impl Supervisor {
         let Some(obs) = &self.last else {
             return Vec::new();
         };
+        // Hung now, or sent Esc earlier (then respawned after the grace, whatever the Esc did:
+        // a turn that stalled once is started again from its transcript).
         let hung: Vec<(usize, Cause, crate::tmux::Pane)> = obs
             .slots
             .iter()
-            .filter(|s| s.state == State::Hung && s.owned)
-            .filter(|s| self.layout.slots[s.slot].supervised())
+            .filter(|s| s.owned && self.layout.slots[s.slot].supervised())
+            .filter(|s| {
+                s.state == State::Hung
+                    || self
+                        .memory
+                        .slot(&self.layout.slots[s.slot].name)
+                        .is_some_and(|m| m.hung_interrupt.is_some())
+            })
             .filter_map(|s| Some((s.slot, s.cause.clone(), s.pane.clone()?)))
             .collect();
         let mut jobs = Vec::new();
@@ -218,7 +226,7 @@ impl Supervisor {
                         EventKind::Info,
                         &name,
                         format!(
-                            "{name} still hung {} after the interrupt: respawning it with its conversation",
+                            "{name}: {} after the interrupt, respawning it with its conversation",
                             short_age(now.saturating_sub(at))
                         ),
                     );

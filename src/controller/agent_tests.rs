@@ -321,10 +321,19 @@ fn a_hung_agent_is_interrupted_then_respawned_with_its_conversation() {
     );
     let jobs = sup.reconcile(t);
     assert!(matches!(&jobs[..], [j] if matches!(&j.kind, OpKind::Interrupt(p) if p == "%1")));
-    // Still hung within the grace: nothing more.
+    // Within the grace: nothing more, even once the Esc ended the turn.
     let t = poll_at(&mut sup, 12);
     assert!(sup.reconcile(t).is_empty());
-    let t = poll_at(&mut sup, 15);
+    let idle = NOW + 15_000;
+    sup.on_poll(
+        polled(
+            vec![agent_pane("cc-1", 1), agent_pane("cc-2", 2)],
+            &[("%1", "  ⎿  Interrupted · What should Claude do instead?")],
+        ),
+        idle,
+    );
+    assert_ne!(state(&sup, "cc-1").0, State::Hung);
+    let t = idle;
     let jobs = sup.reconcile(t);
     let [job] = &jobs[..] else { panic!("{jobs:?}") };
     assert!(matches!(&job.kind, OpKind::Respawn { pane_id, .. } if pane_id == "%1"));
@@ -337,7 +346,7 @@ fn a_hung_agent_is_interrupted_then_respawned_with_its_conversation() {
     );
     assert!(
         said.iter()
-            .any(|e| e.contains("still hung 4s after the interrupt: respawning it")),
+            .any(|e| e.contains("4s after the interrupt, respawning it with its conversation")),
         "{said:?}"
     );
 }

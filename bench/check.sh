@@ -3,8 +3,11 @@
 # it is built on, side by side in one run: the production layout's 20 sessions (ccl-0..9,
 # ccl-auto-11..20) on a private server; each round times, one after the other, (a) `check
 # --json` (the embedded default config, a private state dir), (b) the bare
-# `tmux list-panes -a -F <the snapshot format>`, (c) `tmux -V`. Wall clock from bash
-# (EPOCHREALTIME) around each process, so each includes the same fork and exec by bash.
+# `tmux list-panes -a -F <the snapshot format>`, (c) `tmux -V`; and where check's own time goes:
+# (d) `/bin/true` (what starting any process costs), (e) `tmux-supervisor --help` (starting
+# this binary, parsing its arguments), (f) `tmux-supervisor config --check` (and loading the
+# config). Wall clock from bash (EPOCHREALTIME) around each process, so each includes the same
+# fork and exec by bash.
 #
 # Usage: bench/check.sh           (ROUNDS=31)
 # Needs target/release/tmux-supervisor.
@@ -44,6 +47,12 @@ check_json() {
 }
 bare() { "$REAL_TMUX" -L "$SOCK" -f /dev/null list-panes -a -F "$FORMAT"; }
 version() { "$REAL_TMUX" -V; }
+start() { /bin/true; }
+help() { "$BIN" --help; }
+config() {
+    HOME="$home" XDG_STATE_HOME="$home/state" XDG_CONFIG_HOME="$home/config" \
+        "$BIN" -L "$SOCK" config --check
+}
 
 # The check's exit status and how many tmux processes it runs (a logging wrapper on PATH).
 wrap="$BENCH_TMP/wrap"
@@ -59,12 +68,15 @@ status=0
 PATH="$wrap:$PATH" check_json >/dev/null || status=$?
 calls=$(wc -l <"$wrap/calls.log")
 
-a=() b=() c=()
+a=() b=() c=() d=() e=() f=()
 check_json >/dev/null || true # warm the page cache
 for _ in $(seq 1 "$ROUNDS"); do
     a+=("$(us check_json)")
     b+=("$(us bare)")
     c+=("$(us version)")
+    d+=("$(us start)")
+    e+=("$(us help)")
+    f+=("$(us config)")
 done
 ms() { awk '{ printf "%.2f", $1 / 1000 }'; }
 ma=$(printf '%s\n' "${a[@]}" | median)
@@ -78,6 +90,15 @@ echo "(a) tmux-supervisor check --json: exit $status, $calls tmux process(es)"
 echo "(b) bare tmux list-panes -a -F <snapshot format>"
 echo "(c) tmux -V"
 echo
-echo "| (a) check --json ms | (b) list-panes ms | a/b | (c) tmux -V ms |"
-echo "|---:|---:|---:|---:|"
-echo "| $(echo "$ma" | ms) [$(range "${a[@]}")] | $(echo "$mb" | ms) [$(range "${b[@]}")] | $(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.2f", a / b }') | $(echo "$mc" | ms) [$(range "${c[@]}")] |"
+echo "| (a) check --json ms | (b) list-panes ms | a/b | (c) tmux -V ms | (a + c)/b: with the tmux -V check ran before |"
+echo "|---:|---:|---:|---:|---:|"
+echo "| $(echo "$ma" | ms) [$(range "${a[@]}")] | $(echo "$mb" | ms) [$(range "${b[@]}")] | $(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.2f", a / b }') | $(echo "$mc" | ms) [$(range "${c[@]}")] | $(awk -v a="$ma" -v b="$mb" -v c="$mc" 'BEGIN { printf "%.2f", (a + c) / b }') |"
+echo
+echo "where check's own time goes (medians, ms):"
+echo
+echo "| (d) /bin/true | (e) tmux-supervisor --help | (f) config --check | (f) − (d): start + config | (a) − (b) |"
+echo "|---:|---:|---:|---:|---:|"
+md=$(printf '%s\n' "${d[@]}" | median)
+me=$(printf '%s\n' "${e[@]}" | median)
+mf=$(printf '%s\n' "${f[@]}" | median)
+echo "| $(echo "$md" | ms) | $(echo "$me" | ms) | $(echo "$mf" | ms) | $(awk -v f="$mf" -v d="$md" 'BEGIN { printf "%.2f", (f - d) / 1000 }') | $(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.2f", (a - b) / 1000 }') |"

@@ -8,7 +8,7 @@ use std::hash::{Hash as _, Hasher as _};
 
 use jiff::tz::TimeZone;
 
-use super::limits::{LimitSeen, limit_in, parse_reset};
+use super::limits::{LimitSeen, limit_in, mentions_a_limit, parse_reset};
 use crate::claude::events::HookRecord;
 use crate::config::{AgentConfig, AgentKind};
 use crate::memory::{Limit, Memory, SlotMemory};
@@ -22,7 +22,9 @@ pub struct Reads<'a> {
     pub captures: &'a HashMap<String, String>,
     /// Slot name → the length of its conversation's transcript.
     pub transcript_len: &'a HashMap<String, u64>,
-    pub tz: &'a TimeZone,
+    /// The machine's time zone, read only when a limit without a zone needs it (finding its
+    /// name walks the zoneinfo tree: milliseconds `check` need not spend).
+    pub tz: &'a std::sync::OnceLock<TimeZone>,
 }
 
 /// Settles `limited` and `hung` for every Claude Code slot.
@@ -59,7 +61,7 @@ fn limited(
     st: &mut SlotStatus,
     m: &mut SlotMemory,
     text: Option<&str>,
-    tz: &TimeZone,
+    tz: &std::sync::OnceLock<TimeZone>,
     now: Millis,
 ) {
     if st.state == State::Working || st.pane.is_none() {
@@ -70,8 +72,12 @@ fn limited(
         }
         return;
     }
-    let seen = from_hook(st.hook.as_ref(), now, tz)
-        .or_else(|| text.and_then(|t| limit_in(t, now, tz)))
+    let tz = || tz.get_or_init(local_zone);
+    let seen = from_hook(st.hook.as_ref(), now, &tz)
+        .or_else(|| {
+            text.filter(|t| mentions_a_limit(t))
+                .and_then(|t| limit_in(t, now, tz()))
+        })
         .filter(|s| m.expired_limit.as_ref() != Some(&s.line));
     if let Some(s) = seen {
         match &mut m.limit {
@@ -105,14 +111,26 @@ fn limited(
     st.state = State::Limited;
 }
 
+/// The machine's time zone (UTC when it cannot be read).
+pub fn local_zone() -> TimeZone {
+    TimeZone::try_system().unwrap_or(TimeZone::UTC)
+}
+
 /// The hook's word: `StopFailure` with a rate-limit error (its message may carry the reset).
-fn from_hook(rec: Option<&HookRecord>, now: Millis, tz: &TimeZone) -> Option<LimitSeen> {
+fn from_hook<'t>(
+    rec: Option<&HookRecord>,
+    now: Millis,
+    tz: &dyn Fn() -> &'t TimeZone,
+) -> Option<LimitSeen> {
     let rec = rec.filter(|r| r.event == "StopFailure")?;
     let error = rec.error.as_deref()?;
     if !error.contains("rate_limit") {
         return None;
     }
-    let until = rec.message.as_deref().and_then(|t| parse_reset(t, now, tz));
+    let until = rec
+        .message
+        .as_deref()
+        .and_then(|t| parse_reset(t, now, tz()));
     // The agent's own words when the hook carries them ("You've hit your session limit ·
     // resets 5:35pm (UTC)"), else the error's name.
     let line = rec

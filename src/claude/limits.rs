@@ -28,6 +28,11 @@ const LIMIT_WORDS: &[&str] = &[
     "Stop and wait for limit to reset",
 ];
 
+/// Some line of `text` reads like a limit (cheap: before anything is parsed).
+pub fn mentions_a_limit(text: &str) -> bool {
+    LIMIT_WORDS.iter().any(|w| text.contains(w))
+}
+
 fn is_limit_line(line: &str) -> bool {
     LIMIT_WORDS.iter().any(|w| line.contains(w))
 }

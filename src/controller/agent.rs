@@ -68,17 +68,17 @@ impl AgentFiles {
 pub struct AgentState {
     pub files: Option<AgentFiles>,
     /// The machine's time zone: a reset time without a zone is in it.
-    pub tz: jiff::tz::TimeZone,
+    pub tz: std::sync::OnceLock<jiff::tz::TimeZone>,
     /// Slot name → the conversation id looked for at the last poll and what was found.
     transcripts: HashMap<String, (String, Transcript)>,
 }
 
 impl Default for AgentState {
-    /// No files yet, and the machine's time zone (UTC if it cannot be read).
+    /// No files yet; the machine's time zone is read when first needed.
     fn default() -> Self {
         AgentState {
             files: None,
-            tz: jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC),
+            tz: std::sync::OnceLock::new(),
             transcripts: HashMap::new(),
         }
     }

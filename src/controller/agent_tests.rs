@@ -364,7 +364,7 @@ fn a_limited_slot_is_not_restarted_even_dead() {
         NOW + 1000,
     );
     poll.captures.clear();
-    sup.agents.tz = jiff::tz::TimeZone::UTC;
+    sup.agents.tz = std::sync::OnceLock::from(jiff::tz::TimeZone::UTC);
     sup.on_poll(poll, NOW + 2000);
     let (s, why) = state(&sup, "cc-1");
     assert_eq!(s, State::Limited, "{why}");

@@ -343,7 +343,7 @@ fn limited_is_blue_hung_is_orange_and_the_header_counts_them() {
     let cfg =
         crate::config::Config::parse_with_home(YAML, "t", std::path::Path::new("/h")).unwrap();
     let mut sup = crate::controller::Supervisor::without_memory(cfg);
-    sup.agents.tz = jiff::tz::TimeZone::UTC;
+    sup.agents.tz = std::sync::OnceLock::from(jiff::tz::TimeZone::UTC);
     let limit = "❯ go\n  ⎿  You've hit your session limit · resets 11:59pm (UTC)\n";
     for s in 0..12 {
         let t = NOW + s * 1000;

@@ -48,7 +48,7 @@ impl Rig {
         let reads = Reads {
             captures: &captures,
             transcript_len: &lens,
-            tz: &TimeZone::UTC,
+            tz: &std::sync::OnceLock::from(TimeZone::UTC),
         };
         settle(
             &mut obs,

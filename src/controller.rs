@@ -315,4 +315,6 @@ pub use agent::{AgentFiles, AgentState, HookRecords, TranscriptProbe};
 #[cfg(test)]
 mod agent_tests;
 #[cfg(test)]
+mod condition_tests;
+#[cfg(test)]
 mod tests;

@@ -7,6 +7,18 @@ use crate::controller::{Mode, Supervisor};
 use crate::memory::{EventKind, Lock, Memory, Millis, Store};
 use crate::remember::adopt_panes_of_old_memory;
 
+/// How often a change of working agents' progress alone is written.
+pub const PROGRESS_SAVE_MS: Millis = 5_000;
+
+/// The memory as saved, without the working agents' progress.
+fn steady_bytes(memory: &Memory) -> Vec<u8> {
+    let mut m = memory.clone();
+    for s in m.slots.values_mut() {
+        s.progress = None;
+    }
+    serde_json::to_vec(&m).unwrap_or_default()
+}
+
 /// The state file and the lock of the server, owned by the loop: the controller never opens
 /// a file. Memory is written only when it changed, never while observe-only (the other
 /// supervisor owns it then).
@@ -14,6 +26,8 @@ pub struct Persist {
     store: Option<Store>,
     lock: Option<Lock>,
     saved: Vec<u8>,
+    /// What was saved last, working agents' progress left out, and when.
+    saved_steady: (Vec<u8>, Millis),
     /// Last save error, said once.
     save_error: Option<String>,
     /// At the start the lock was held by another supervisor (not refused for a bad file).
@@ -82,6 +96,7 @@ impl Persist {
             store,
             lock,
             saved: Vec::new(),
+            saved_steady: (Vec::new(), 0),
             save_error: None,
             held_elsewhere,
         };
@@ -115,9 +130,18 @@ impl Persist {
         if bytes == self.saved {
             return;
         }
+        // A working agent's progress changes at every poll: alone, it is written at most every
+        // PROGRESS_SAVE_MS (enough for `check` to tell a hung agent), not with an fsync a poll.
+        let steady = steady_bytes(&sup.memory);
+        if steady == self.saved_steady.0
+            && now.saturating_sub(self.saved_steady.1) < PROGRESS_SAVE_MS
+        {
+            return;
+        }
         match store.save(&sup.memory) {
             Ok(()) => {
                 self.saved = bytes;
+                self.saved_steady = (steady, now);
                 self.save_error = None;
             }
             Err(e) => {

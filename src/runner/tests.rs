@@ -224,3 +224,46 @@ fn without_the_lock_it_never_acts_whatever_kept_it_from_taking_it() {
     assert!(sup.reconcile(NOW).is_empty(), "it acted without the lock");
     assert!(!sup.last_plan.ops.is_empty(), "the plan is still shown");
 }
+
+#[test]
+fn progress_alone_is_written_at_most_every_few_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path(), "L-test");
+    let (cfg, _) = production();
+    let (mut sup, mut persist) = Persist::open(cfg, Some(store.clone()), NOW);
+    let progress = |sup: &mut Supervisor, n: u64, at: Millis| {
+        sup.memory.slot_mut("ccl-auto-12").progress = Some((n, at));
+    };
+    progress(&mut sup, 1, NOW);
+    persist.save(&mut sup, NOW);
+    assert_eq!(
+        store.peek().slot("ccl-auto-12").unwrap().progress,
+        Some((1, NOW))
+    );
+    // Progress at every poll: not written within PROGRESS_SAVE_MS...
+    progress(&mut sup, 2, NOW + 1000);
+    persist.save(&mut sup, NOW + 1000);
+    assert_eq!(
+        store.peek().slot("ccl-auto-12").unwrap().progress,
+        Some((1, NOW))
+    );
+    // ...unless something else changed with it...
+    sup.memory.slot_mut("ccl-auto-12").restarts = 3;
+    persist.save(&mut sup, NOW + 2000);
+    assert_eq!(
+        store.peek().slot("ccl-auto-12").unwrap().progress,
+        Some((2, NOW + 1000))
+    );
+    // ...and once that long has passed.
+    progress(&mut sup, 3, NOW + 3000);
+    persist.save(&mut sup, NOW + 3000);
+    assert_eq!(
+        store.peek().slot("ccl-auto-12").unwrap().progress,
+        Some((2, NOW + 1000))
+    );
+    persist.save(&mut sup, NOW + 2000 + persist::PROGRESS_SAVE_MS);
+    assert_eq!(
+        store.peek().slot("ccl-auto-12").unwrap().progress,
+        Some((3, NOW + 3000))
+    );
+}

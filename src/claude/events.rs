@@ -182,8 +182,20 @@ pub fn record(state_dir: &Path, server_key: &str, rec: &HookRecord) -> io::Resul
         .ok_or_else(|| invalid("the event names no slot and no pane".into()))?;
     let dir = events_dir_checked(state_dir, server_key, true)?;
     let path = dir.join(&name);
-    if read_record(&path).is_ok_and(|prev| prev.at_ms > rec.at_ms) {
-        return Ok(());
+    let mut rec = rec;
+    match read_record(&path) {
+        Ok(prev) if prev.at_ms > rec.at_ms => return Ok(()),
+        // Claude Code's permission Notification (some seconds after the prompt) names no tool:
+        // the one its PermissionRequest named is kept.
+        Ok(prev)
+            if rec.event == "Notification"
+                && rec.tool_name.is_none()
+                && prev.session_id == rec.session_id
+                && matches!(prev.event.as_str(), "PermissionRequest" | "Notification") =>
+        {
+            rec.tool_name = prev.tool_name;
+        }
+        _ => {}
     }
     let bytes = serde_json::to_vec(&rec).map_err(io::Error::other)?;
     statedir::write_atomic_unsynced(&path, &bytes)

@@ -196,3 +196,42 @@ fn planted_files_are_skipped_without_hanging_or_writing_through() {
     assert_eq!(fs::read_to_string(&precious).unwrap(), "precious");
     assert_eq!(scan(state.path(), KEY).records.len(), 3);
 }
+
+#[test]
+fn a_permission_notification_keeps_the_tool_its_request_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let asked = HookRecord {
+        event: "PermissionRequest".into(),
+        tool_name: Some("Bash".into()),
+        ..rec(Some("cc-1"), None, 1000)
+    };
+    record(dir.path(), KEY, &asked).unwrap();
+    let told = HookRecord {
+        event: "Notification".into(),
+        notification_type: Some("permission_prompt".into()),
+        message: Some("Claude needs your permission".into()),
+        ..rec(Some("cc-1"), None, 7000)
+    };
+    record(dir.path(), KEY, &told).unwrap();
+    let got = load(dir.path(), KEY);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event, "Notification");
+    assert_eq!(got[0].tool_name.as_deref(), Some("Bash"));
+    // Another conversation's request lends it nothing.
+    let other = HookRecord {
+        session_id: Some("9f8e7d6c-0000-4000-8000-000000000002".into()),
+        ..told.clone()
+    };
+    let d2 = tempfile::tempdir().unwrap();
+    record(d2.path(), KEY, &asked).unwrap();
+    record(
+        d2.path(),
+        KEY,
+        &HookRecord {
+            at_ms: 8000,
+            ..other
+        },
+    )
+    .unwrap();
+    assert_eq!(load(d2.path(), KEY)[0].tool_name, None);
+}

@@ -138,7 +138,10 @@ fn detail(rec: &HookRecord) -> Option<String> {
             .clone()
             .or_else(|| Some("stopped on an error".into())),
         "SessionStart" => rec.source.clone(),
-        "Notification" => rec.message.clone(),
+        "Notification" => match (&rec.message, &rec.tool_name) {
+            (Some(m), Some(t)) => Some(format!("{m} ({t})")),
+            (m, t) => m.clone().or_else(|| t.clone()),
+        },
         _ => rec.tool_name.clone(),
     }
 }

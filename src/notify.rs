@@ -129,6 +129,17 @@ pub fn deliver(notices: Vec<Notice>, cfg: &NotifyConfig, bell: &mut dyn FnMut())
     }
 }
 
+/// The bell in the supervisor's own window: BEL on stdout when that is a terminal (the UI's,
+/// or the daemon's tmux window), so tmux flags the window.
+pub fn ring_terminal_bell() {
+    use std::io::{IsTerminal as _, Write as _};
+    let mut out = std::io::stdout();
+    if out.is_terminal() {
+        let _ = out.write_all(b"\x07");
+        let _ = out.flush();
+    }
+}
+
 /// Runs `cmd` and waits at most `timeout` for it, then kills it.
 fn run_bounded(mut cmd: Command, timeout: Duration, slot: &str) {
     let mut child = match cmd.spawn() {

@@ -35,17 +35,6 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// The daemon's bell: BEL on its stdout when that is a terminal (its tmux window), so tmux
-/// flags the window.
-fn ring_bell() {
-    use std::io::{IsTerminal as _, Write as _};
-    let mut out = std::io::stdout();
-    if out.is_terminal() {
-        let _ = out.write_all(b"\x07");
-        let _ = out.flush();
-    }
-}
-
 /// An interval that skips missed ticks instead of bursting after a stall.
 pub fn ticker(period: Duration) -> tokio::time::Interval {
     let mut t = tokio::time::interval(period);
@@ -194,7 +183,7 @@ pub async fn run_daemon(
                         });
                         spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
                         service.polled(&sup);
-                        crate::notify::deliver(sup.outbox.take(), &sup.config.notify, &mut ring_bell);
+                        crate::notify::deliver(sup.outbox.take(), &sup.config.notify, &mut crate::notify::ring_terminal_bell);
                         push.after_poll(&mut sup, &tmux, now);
                         if let Some(job) = sup.poll_after_wake() {
                             poll_started = tokio::time::Instant::now();

@@ -191,24 +191,23 @@ fn has_a_message(path: &Path) -> bool {
     })
 }
 
-/// The config dir Claude Code uses for a slot with `env` as its own environment:
-/// `CLAUDE_CONFIG_DIR` of the slot, else of the supervisor (the tmux server it starts has
-/// it), else `.claude` in the slot's `HOME`, else in the supervisor's.
+/// The config dir Claude Code uses for a slot whose own environment sets `CLAUDE_CONFIG_DIR`
+/// to `slot_dir` and `HOME` to `slot_home` (when it does): the slot's config dir, else the
+/// supervisor's (`own`: the tmux server it starts has it), else `.claude` in the slot's `HOME`,
+/// else in the supervisor's `home`.
 pub fn config_dir(
-    slot_env: &std::collections::BTreeMap<String, String>,
+    slot_dir: Option<&str>,
+    slot_home: Option<&str>,
     own: Option<std::ffi::OsString>,
     home: &Path,
 ) -> PathBuf {
-    let set = |v: &String| !v.is_empty();
-    slot_env
-        .get("CLAUDE_CONFIG_DIR")
-        .filter(|v| set(v))
+    slot_dir
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| own.filter(|v| !v.is_empty()).map(PathBuf::from))
         .or_else(|| {
-            slot_env
-                .get("HOME")
-                .filter(|v| set(v))
+            slot_home
+                .filter(|v| !v.is_empty())
                 .map(|h| Path::new(h).join(".claude"))
         })
         .unwrap_or_else(|| home.join(".claude"))
@@ -334,21 +333,21 @@ mod tests {
 
     #[test]
     fn the_config_dir_is_the_slots_then_the_supervisors_then_home() {
-        let mut env = std::collections::BTreeMap::new();
         let home = Path::new("/h");
-        assert_eq!(config_dir(&env, None, home), PathBuf::from("/h/.claude"));
         assert_eq!(
-            config_dir(&env, Some("/own".into()), home),
+            config_dir(None, None, None, home),
+            PathBuf::from("/h/.claude")
+        );
+        assert_eq!(
+            config_dir(None, None, Some("/own".into()), home),
             PathBuf::from("/own")
         );
-        env.insert("HOME".into(), "/slot-home".into());
         assert_eq!(
-            config_dir(&env, None, home),
+            config_dir(None, Some("/slot-home"), None, home),
             PathBuf::from("/slot-home/.claude")
         );
-        env.insert("CLAUDE_CONFIG_DIR".into(), "/slot".into());
         assert_eq!(
-            config_dir(&env, Some("/own".into()), home),
+            config_dir(Some("/slot"), Some("/slot-home"), Some("/own".into()), home),
             PathBuf::from("/slot")
         );
     }

@@ -100,14 +100,12 @@ pub struct TranscriptProbe {
 impl TranscriptProbe {
     /// Looks for the transcript (the poll does it, off the owner task).
     pub fn look(&self, home: &std::path::Path) -> Transcript {
-        let mut env = std::collections::BTreeMap::new();
-        if let Some(d) = &self.config_dir {
-            env.insert("CLAUDE_CONFIG_DIR".to_string(), d.clone());
-        }
-        if let Some(h) = &self.home {
-            env.insert("HOME".to_string(), h.clone());
-        }
-        let dir = session::config_dir(&env, std::env::var_os("CLAUDE_CONFIG_DIR"), home);
+        let dir = session::config_dir(
+            self.config_dir.as_deref(),
+            self.home.as_deref(),
+            std::env::var_os("CLAUDE_CONFIG_DIR"),
+            home,
+        );
         session::find_transcript(session::transcript_places(
             &self.id,
             &self.workdir,

@@ -79,13 +79,11 @@ impl Performer {
             Effect::Quit => return Some(Flow::Quit),
             Effect::Redraw => return Some(Flow::Redraw),
             Effect::Notify(notices) => {
-                crate::notify::deliver(notices, &app.sup.config.notify, &mut || {
-                    // BEL between frames: the terminal (tmux) flags the window.
-                    use std::io::Write as _;
-                    let mut out = std::io::stdout();
-                    let _ = out.write_all(b"\x07");
-                    let _ = out.flush();
-                });
+                crate::notify::deliver(
+                    notices,
+                    &app.sup.config.notify,
+                    &mut crate::notify::ring_terminal_bell,
+                );
             }
         }
         None

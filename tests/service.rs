@@ -248,6 +248,21 @@ fn metrics_are_served_as_prometheus_text_and_match_check() {
         .filter(|s| s["state"] == "idle")
         .count();
     assert_eq!(idle_in(&text), idle as u64);
+    // An agent's hook event is counted by its name once.
+    let key = tmux_supervisor::socket::key(&tmux_supervisor::socket::server_socket(
+        Some(&server.socket),
+        None,
+    ));
+    let rec = tmux_supervisor::claude::events::HookRecord {
+        event: "Stop".into(),
+        at_ms: tmux_supervisor::runner::now_ms() as u64,
+        slot: Some("m-1".into()),
+        ..Default::default()
+    };
+    tmux_supervisor::claude::events::record(&home.state_dir(), &key, &rec).unwrap();
+    home.wait("the hook event is counted", || {
+        get("/metrics").contains("tmux_supervisor_hook_events_total{event=\"Stop\"} 1")
+    });
     // A killed slot is a recovery once it is back.
     server.tmux_ok(&["kill-session", "-t", "=m-1:"]);
     home.wait("the recovery is counted", || {

@@ -44,7 +44,10 @@ pub struct Metrics {
     recovery_seconds: Histogram,
     poll_seconds: Histogram,
     tmux_calls: Counter,
+    hook_events: Family<Labels, Counter>,
     last_poll_age: Gauge<f64, AtomicU64>,
+    /// Slot name → the time of the latest hook event counted for it.
+    hook_seen: HashMap<String, u64>,
     /// Slot name → when a kept-alive slot that had been up was first seen missing or failed.
     down_since: HashMap<String, Millis>,
     /// Kept-alive slots seen up at least once (the first creation is not a recovery).
@@ -67,6 +70,7 @@ impl Metrics {
         let recovery_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 16));
         let poll_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         let tmux_calls = Counter::default();
+        let hook_events = Family::<Labels, Counter>::default();
         let last_poll_age = Gauge::<f64, AtomicU64>::default();
         registry.register("slots", "Slots by pool and state", slots.clone());
         registry.register("starts", "Sessions created or respawned", starts.clone());
@@ -83,6 +87,11 @@ impl Metrics {
         registry.register("poll_seconds", "How long a poll took", poll_seconds.clone());
         registry.register("tmux_calls", "tmux processes run", tmux_calls.clone());
         registry.register(
+            "hook_events",
+            "Agent hook events seen, by event (the latest of each slot at each poll)",
+            hook_events.clone(),
+        );
+        registry.register(
             "last_poll_age_seconds",
             "Seconds since tmux was last read",
             last_poll_age.clone(),
@@ -95,7 +104,9 @@ impl Metrics {
             recovery_seconds,
             poll_seconds,
             tmux_calls,
+            hook_events,
             last_poll_age,
+            hook_seen: HashMap::new(),
             down_since: HashMap::new(),
             seen_up: std::collections::HashSet::new(),
             last_poll_at: None,
@@ -112,6 +123,13 @@ impl Metrics {
         for st in &obs.slots {
             let slot = &sup.layout.slots[st.slot];
             *counts.entry((slot.group.as_str(), st.state)).or_default() += 1;
+            if let Some(h) = &st.hook
+                && self.hook_seen.insert(slot.name.clone(), h.at_ms) != Some(h.at_ms)
+            {
+                self.hook_events
+                    .get_or_create(&vec![("event", h.event.clone())])
+                    .inc();
+            }
             if !slot.supervised() {
                 continue;
             }

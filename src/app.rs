@@ -40,7 +40,8 @@ pub enum Pending {
     Recreate(Vec<String>),
     /// Recreate an agent slot with a new conversation.
     RecreateFresh(String),
-    Kill(String),
+    /// Kill a session: its host (`None`: this machine) and name.
+    Kill(Option<String>, String),
 }
 
 /// A question waiting for `y` / `n`.
@@ -96,7 +97,7 @@ pub enum Msg {
     PollTick,
     /// Time to reconcile.
     ReconcileTick,
-    Polled(PollResult),
+    Polled(Box<PollResult>),
     Executed(Vec<OpResult>),
     /// Once a second: ages and countdowns move, status messages expire.
     Tick,
@@ -117,6 +118,8 @@ pub enum Effect {
     Attach {
         name: String,
         switch: bool,
+        /// The session's host (`None`: this machine): attached with `ssh -t`.
+        host: Option<String>,
     },
     Quit,
     Redraw,
@@ -181,9 +184,7 @@ impl App {
 
     /// The pane of the selected session, if it is live.
     pub fn selected_pane_id(&self) -> Option<String> {
-        let name = self.selected.as_deref()?;
-        let obs = self.sup.last.as_ref()?;
-        obs.pane_named(name).map(|p| p.pane_id.clone())
+        self.selected_entry()?.pane.map(|p| p.pane_id.clone())
     }
 
     fn say(&mut self, text: impl Into<String>, now: Millis) {
@@ -226,7 +227,7 @@ pub fn update(app: &mut App, msg: Msg, now: Millis) -> Vec<Effect> {
             fx.push(Effect::Redraw);
         }
         Msg::Polled(r) => {
-            let jobs = app.sup.polled(r, now);
+            let jobs = app.sup.polled(*r, now);
             execute(jobs, &mut fx);
             let notices = app.sup.outbox.take();
             if !notices.is_empty() {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 mod agents;
 mod checker;
 mod error;
+mod hosts;
 mod positions;
 mod raw;
 mod scan;
@@ -23,6 +24,7 @@ mod source;
 mod validate;
 
 pub use error::{ConfigError, Problem};
+pub use hosts::{HostConfig, valid_host_name};
 pub use source::{ConfigSource, Found, default_state_dir, expand_home};
 
 use checker::Checker;
@@ -108,6 +110,8 @@ pub struct Config {
     /// Push (DESIGN.md §12): a dead or missing slot is noticed at once (tmux hooks on the slot
     /// panes, their processes followed, agent hooks' wake-ups), not at the next poll.
     pub push: bool,
+    /// Other machines holding pools, by name (DESIGN.md §15); empty: this machine only.
+    pub hosts: BTreeMap<String, HostConfig>,
 }
 
 /// A metrics address: a bare port (`9464`) is on loopback; any other address only as named
@@ -136,6 +140,8 @@ pub struct PoolConfig {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub agent: Option<AgentKind>,
+    /// The host (a key of [`Config::hosts`]) whose tmux server holds it; `None`: this machine.
+    pub host: Option<String>,
 }
 
 /// A single named session with its own working directory.
@@ -147,6 +153,8 @@ pub struct SessionConfig {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub agent: Option<AgentKind>,
+    /// The host (a key of [`Config::hosts`]) whose tmux server holds it; `None`: this machine.
+    pub host: Option<String>,
 }
 
 /// Per-slot restart backoff for crash loops.

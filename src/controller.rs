@@ -66,6 +66,8 @@ pub struct Supervisor {
     woken_poll: bool,
     /// Batches of ops out.
     executing: usize,
+    /// The other hosts, by name: whether each answered the last poll that asked it.
+    pub hosts: std::collections::BTreeMap<String, crate::hosts::HostStatus>,
     /// Pane id → the pane's recent text, as last captured.
     captures: HashMap<String, String>,
     /// Pane id → its `window_activity` when last captured (a pane is read again only after
@@ -119,6 +121,7 @@ impl Supervisor {
             wake_pending: false,
             woken_poll: false,
             executing: 0,
+            hosts: std::collections::BTreeMap::new(),
             captures: HashMap::new(),
             read_at: HashMap::new(),
             rejected: Vec::new(),
@@ -158,6 +161,9 @@ impl Supervisor {
         }
         if config.state_dir != self.config.state_dir {
             return Err("it names another state dir: that needs a restart".to_string());
+        }
+        if config.hosts != self.config.hosts {
+            return Err("it changes `hosts:`: that needs a restart".to_string());
         }
         let layout = Arc::new(Layout::new(&config));
         let old: std::collections::BTreeSet<&str> =
@@ -309,6 +315,7 @@ impl Supervisor {
 }
 
 mod agent;
+mod hosts;
 mod ops;
 mod poll;
 pub use agent::{AgentFiles, AgentState, HookRecords, TranscriptProbe};

@@ -232,6 +232,7 @@ impl Tmux for FakeTmux {
         Ok(Snapshot {
             panes: s.panes.clone(),
             rejected: Vec::new(),
+            hosts: Vec::new(),
         })
     }
 

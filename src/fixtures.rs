@@ -90,6 +90,7 @@ pub fn polled(panes: Vec<Pane>, captures: &[(&str, &str)]) -> PollResult {
         snapshot: Snapshot {
             panes,
             rejected: Vec::new(),
+            hosts: Vec::new(),
         },
         captures: captures
             .iter()

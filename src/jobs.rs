@@ -84,6 +84,9 @@ pub struct OpJob {
     pub kind: OpKind,
     /// Asked for by the operator (not by reconcile).
     pub manual: bool,
+    /// The host whose server the session is on (`None`: this machine); the op's pane and
+    /// session ids are marked with it (`%3@gpu1`).
+    pub host: Option<String>,
 }
 
 /// What an op did.

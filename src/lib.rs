@@ -8,6 +8,7 @@ pub mod controller;
 pub mod describe;
 pub mod fake;
 pub mod fixtures;
+pub mod hosts;
 pub mod jobs;
 pub mod keymap;
 pub mod logging;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use tmux_supervisor::config::{Config, ConfigError, Found};
 use tmux_supervisor::controller::Supervisor;
 use tmux_supervisor::describe::describe;
+use tmux_supervisor::hosts::Fleet;
 use tmux_supervisor::logging::{self, LogTarget};
 use tmux_supervisor::memory::Store;
 use tmux_supervisor::runner::{self, Persist};
@@ -224,7 +225,7 @@ fn check(config: &Config, json: bool) -> ExitCode {
         }
     };
     ExitCode::from(check::run(
-        &tmux,
+        &Fleet::new(tmux, config),
         config,
         &Store::for_config(config),
         &config.endpoint().label(),
@@ -301,7 +302,7 @@ fn daemon(config: Config, cli: &Cli, metrics_at: Option<std::net::SocketAddr>) -
         }
     }
     let stop = tmux.shutdown().clone();
-    let tmux: Arc<dyn Tmux> = Arc::new(tmux);
+    let tmux: Arc<dyn Tmux> = Arc::new(Fleet::new(tmux, &sup.config));
     let (reload_tx, reloads) = tokio::sync::mpsc::unbounded_channel();
     let again = found(cli);
     let metrics = match metrics_at.map(|addr| runner::start_metrics(&rt, addr)) {
@@ -352,8 +353,9 @@ fn ui(config: Config, cli: &Cli) -> ExitCode {
         Err(code) => return code,
     };
     let (tmux, push) = runner::push_setup(tmux, &sup.config, persist.store());
-    let attach = tmux_supervisor::tui::Attach::detect(&tmux);
-    let tmux: Arc<dyn Tmux> = Arc::new(tmux);
+    let fleet = Fleet::new(tmux, &sup.config);
+    let attach = tmux_supervisor::tui::Attach::detect(&fleet);
+    let tmux: Arc<dyn Tmux> = Arc::new(fleet);
     let again = found(cli);
     let result = rt.block_on(tmux_supervisor::tui::run(
         sup,

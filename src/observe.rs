@@ -122,18 +122,22 @@ pub struct Observation {
     pub server_pid: Option<u32>,
     /// Lines of tmux output that could not be read.
     pub rejected: usize,
+    /// The other hosts (`hosts:`), whether each answered (set by the controller, which
+    /// remembers when each was last seen).
+    pub hosts: Vec<crate::hosts::HostStatus>,
 }
 
 impl Observation {
-    /// The pane read for the live session of that exact name: a slot's, a stray's or another
-    /// session's (the one way a session's pane is found by name).
-    pub fn pane_named(&self, name: &str) -> Option<&Pane> {
+    /// The pane read for the live session of that exact name on `host` (`None`: this
+    /// machine): a slot's, a stray's or another session's (the one way a session's pane is
+    /// found by name).
+    pub fn pane_named(&self, host: Option<&str>, name: &str) -> Option<&Pane> {
         self.slots
             .iter()
             .filter_map(|s| s.pane.as_ref())
             .chain(self.strays.iter().map(|s| &s.pane))
             .chain(self.others.iter())
-            .find(|p| p.session_name == name)
+            .find(|p| p.session_name == name && p.host() == host)
     }
 
     /// The status of slot `i` (`slots` is in layout order, one entry per slot).
@@ -150,21 +154,32 @@ impl Observation {
             .count()
     }
 
+    /// The host `host` is known and did not answer (`None`, this machine, always answers:
+    /// a poll it fails fails as a whole).
+    pub fn host_down(&self, host: Option<&str>) -> Option<&crate::hosts::HostStatus> {
+        let host = host?;
+        self.hosts.iter().find(|h| h.name == host && !h.up)
+    }
+
     /// Slot counts by state.
     pub fn count(&self, state: State) -> usize {
         self.slots.iter().filter(|s| s.state == state).count()
     }
 }
 
-/// Every session's panes, in snapshot order.
-fn sessions(snap: &Snapshot) -> (HashMap<&str, Vec<&Pane>>, Vec<&str>) {
-    let mut by_name: HashMap<&str, Vec<&Pane>> = HashMap::new();
+/// A session: its host (`None`: this machine) and its name.
+type SessionKey<'a> = (Option<&'a str>, &'a str);
+
+/// Every session's panes, by host and name, in snapshot order.
+fn sessions(snap: &Snapshot) -> (HashMap<SessionKey<'_>, Vec<&Pane>>, Vec<SessionKey<'_>>) {
+    let mut by_name: HashMap<SessionKey<'_>, Vec<&Pane>> = HashMap::new();
     let mut order = Vec::new();
     for p in &snap.panes {
+        let key = (p.host(), p.session_name.as_str());
         by_name
-            .entry(p.session_name.as_str())
+            .entry(key)
             .or_insert_with(|| {
-                order.push(p.session_name.as_str());
+                order.push(key);
                 Vec::new()
             })
             .push(p);
@@ -198,11 +213,11 @@ pub fn panes_to_capture<H: BuildHasher, H2: BuildHasher>(
 ) -> Vec<String> {
     let (by_name, order) = sessions(snap);
     let mut out = Vec::new();
-    for name in order {
-        let Class::Slot(i) = layout.classify(name) else {
+    for key @ (host, name) in order {
+        let Class::Slot(i) = layout.classify(host, name) else {
             continue;
         };
-        let Some((p, _)) = slot_pane(&by_name[name], owned.get(name)) else {
+        let Some((p, _)) = slot_pane(&by_name[&key], owned.get(name)) else {
             continue;
         };
         let wrapper = !layout.slots[i].command.is_empty();
@@ -264,7 +279,7 @@ pub fn observe_all<H: BuildHasher>(
         .map(|(i, slot)| {
             let owned_pane = memory.slot(&slot.name).and_then(|m| m.pane.as_ref());
             let found = by_name
-                .get(slot.name.as_str())
+                .get(&(slot.host.as_deref(), slot.name.as_str()))
                 .and_then(|panes| Some((slot_pane(panes, owned_pane)?, panes.len())));
             let mut status = SlotStatus {
                 slot: i,
@@ -313,9 +328,9 @@ pub fn observe_all<H: BuildHasher>(
 
     let mut strays = Vec::new();
     let mut others = Vec::new();
-    for name in order {
-        let p = by_name[name][0];
-        match layout.classify(name) {
+    for key @ (host, name) in order {
+        let p = by_name[&key][0];
+        match layout.classify(host, name) {
             Class::Slot(_) => {}
             Class::Stray { pool } => strays.push(StrayStatus {
                 name: name.to_string(),
@@ -332,6 +347,7 @@ pub fn observe_all<H: BuildHasher>(
         others,
         server_pid: snap.server_pid(),
         rejected: snap.rejected.len(),
+        hosts: Vec::new(),
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Slot {
     pub env: BTreeMap<String, String>,
     /// The agent its command runs, when the supervisor knows it (`agent: claude`).
     pub agent: Option<crate::config::AgentKind>,
+    /// The host whose tmux server holds it (a key of `hosts:`); `None`: this machine.
+    pub host: Option<String>,
 }
 
 impl Slot {
@@ -47,6 +49,8 @@ pub struct Group {
     pub restart: Option<Restart>,
     /// Indices into [`Layout::slots`].
     pub slots: Vec<usize>,
+    /// The host of its slots (`None`: this machine); dedicated sessions are grouped by host.
+    pub host: Option<String>,
 }
 
 /// What a live session name is.
@@ -67,8 +71,11 @@ pub struct Layout {
     pub slots: Vec<Slot>,
     pub groups: Vec<Group>,
     by_name: HashMap<String, usize>,
-    /// (stem, pool name), longest stem first.
-    stems: Vec<(String, String)>,
+    /// (stem, pool name, the pool's host), longest stem first.
+    stems: Vec<(String, String, Option<String>)>,
+    /// The hosts slots are on, in config order (`hosts:` is sorted by name), without this
+    /// machine.
+    pub hosts: Vec<String>,
 }
 
 /// The stem of a prefix: the prefix without its trailing `-` or `_`.
@@ -94,6 +101,7 @@ impl Layout {
                     command: p.command.clone(),
                     env: p.env.clone(),
                     agent: p.agent,
+                    host: p.host.clone(),
                 });
             }
             let last = p.start_index.saturating_add(p.max).saturating_sub(1);
@@ -102,11 +110,20 @@ impl Layout {
                 range: format!("{0}{1}..{0}{last}", p.prefix, p.start_index),
                 restart: Some(p.restart),
                 slots: members,
+                host: p.host.clone(),
             });
         }
-        if !cfg.sessions.is_empty() {
+        // Dedicated sessions: one group per host they are on, this machine's first.
+        let mut places: Vec<Option<&String>> = Vec::new();
+        for s in &cfg.sessions {
+            if !places.contains(&s.host.as_ref()) {
+                places.push(s.host.as_ref());
+            }
+        }
+        places.sort();
+        for place in places {
             let mut members = Vec::new();
-            for s in &cfg.sessions {
+            for s in cfg.sessions.iter().filter(|s| s.host.as_ref() == place) {
                 members.push(slots.len());
                 slots.push(Slot {
                     name: s.name.clone(),
@@ -118,13 +135,15 @@ impl Layout {
                     command: s.command.clone(),
                     env: s.env.clone(),
                     agent: s.agent,
+                    host: s.host.clone(),
                 });
             }
             groups.push(Group {
                 name: DEDICATED.to_string(),
-                range: format!("{} dedicated", cfg.sessions.len()),
+                range: format!("{} dedicated", members.len()),
                 restart: None,
                 slots: members,
+                host: place.cloned(),
             });
         }
         let by_name = slots
@@ -132,18 +151,26 @@ impl Layout {
             .enumerate()
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
-        let mut stems: Vec<(String, String)> = cfg
+        let mut stems: Vec<(String, String, Option<String>)> = cfg
             .pools
             .iter()
-            .map(|p| (stem(&p.prefix).to_string(), p.name.clone()))
-            .filter(|(s, _)| !s.is_empty())
+            .map(|p| (stem(&p.prefix).to_string(), p.name.clone(), p.host.clone()))
+            .filter(|(s, _, _)| !s.is_empty())
             .collect();
         stems.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        let mut hosts: Vec<String> = Vec::new();
+        for h in slots.iter().filter_map(|s| s.host.as_ref()) {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
+        }
+        hosts.sort();
         Layout {
             slots,
             groups,
             by_name,
             stems,
+            hosts,
         }
     }
 
@@ -152,12 +179,19 @@ impl Layout {
         self.by_name.get(name).copied()
     }
 
-    /// Slot, stray of a pool, or other.
-    pub fn classify(&self, name: &str) -> Class<'_> {
-        if let Some(i) = self.slot(name) {
+    /// What a session named `name` on `host` (`None`: this machine) is: a slot only on the
+    /// slot's own host, a stray of a pool on that pool's host, else other. The same name on
+    /// another host is never the slot.
+    pub fn classify(&self, host: Option<&str>, name: &str) -> Class<'_> {
+        if let Some(i) = self.slot(name)
+            && self.slots[i].host.as_deref() == host
+        {
             return Class::Slot(i);
         }
-        for (stem, pool) in &self.stems {
+        for (stem, pool, pool_host) in &self.stems {
+            if pool_host.as_deref() != host {
+                continue;
+            }
             if let Some(rest) = name.strip_prefix(stem.as_str()) {
                 let digits = rest
                     .strip_prefix('-')
@@ -215,15 +249,15 @@ mod tests {
         let l = production();
         for stray_of_auto in ["ccl-auto0", "ccl-auto-5", "ccl-auto-21", "ccl-auto_3"] {
             assert_eq!(
-                l.classify(stray_of_auto),
+                l.classify(None, stray_of_auto),
                 Class::Stray { pool: "auto" },
                 "{stray_of_auto}"
             );
         }
-        assert_eq!(l.classify("ccl-12"), Class::Stray { pool: "manual" });
-        assert_eq!(l.classify("ccl10"), Class::Stray { pool: "manual" });
-        assert!(matches!(l.classify("ccl-auto-11"), Class::Slot(_)));
-        assert!(matches!(l.classify("ccl-0"), Class::Slot(_)));
+        assert_eq!(l.classify(None, "ccl-12"), Class::Stray { pool: "manual" });
+        assert_eq!(l.classify(None, "ccl10"), Class::Stray { pool: "manual" });
+        assert!(matches!(l.classify(None, "ccl-auto-11"), Class::Slot(_)));
+        assert!(matches!(l.classify(None, "ccl-0"), Class::Slot(_)));
         for other in [
             "ccl-foo",
             "ccl-auto-11-old",
@@ -233,7 +267,7 @@ mod tests {
             "cc-1",
             "",
         ] {
-            assert_eq!(l.classify(other), Class::Other, "{other}");
+            assert_eq!(l.classify(None, other), Class::Other, "{other}");
         }
     }
 
@@ -260,7 +294,7 @@ mod tests {
         )
         .unwrap();
         let l = Layout::new(&cfg);
-        assert_eq!(l.classify("ccl-docs"), Class::Slot(0));
+        assert_eq!(l.classify(None, "ccl-docs"), Class::Slot(0));
         assert_eq!(l.slots[0].group, DEDICATED);
         assert!(l.slots[0].supervised());
     }

@@ -139,8 +139,12 @@ pub fn plan(
         let Some(slot) = layout.slots.get(st.slot) else {
             continue;
         };
-        // A limited agent is left alone until its limit resets, dead or not.
-        if !slot.supervised() || matches!(st.state, State::Starting | State::Limited) {
+        // A limited agent is left alone until its limit resets, dead or not; nothing is done
+        // on a host that does not answer (what it holds is not known).
+        if !slot.supervised()
+            || matches!(st.state, State::Starting | State::Limited)
+            || obs.host_down(slot.host.as_deref()).is_some()
+        {
             continue;
         }
         let mut m = memory.slot(&slot.name).cloned().unwrap_or_default();

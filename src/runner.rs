@@ -175,7 +175,7 @@ pub async fn run_daemon(
                 match work {
                     Work::Polled(r) => {
                         let calls = metrics::poll_calls(&r);
-                        let jobs = sup.polled(r, now);
+                        let jobs = sup.polled(*r, now);
                         let took = poll_started.elapsed();
                         metered(&mut |m| {
                             m.polled(&sup, calls, took, now);

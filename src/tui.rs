@@ -33,15 +33,36 @@ pub struct Attach {
     pub cli: TmuxCli,
     /// The UI runs inside tmux on the same server: use `switch-client` instead.
     pub switch_client: bool,
+    /// The UI runs inside tmux (any server): a session on another host opens in a new window
+    /// of the UI's own session.
+    pub inside_tmux: bool,
+    /// The other hosts' clients, by name (`ssh -t HOST tmux attach-session`).
+    pub hosts: std::collections::BTreeMap<String, TmuxCli>,
 }
 
 impl Attach {
-    /// Decides from `$TMUX` whether the UI runs inside a client of `cli`'s server.
-    pub fn detect(cli: &TmuxCli) -> Self {
+    /// Decides from `$TMUX` whether the UI runs inside tmux, and inside a client of the
+    /// supervised server.
+    pub fn detect(fleet: &crate::hosts::Fleet) -> Self {
         let env = std::env::var("TMUX").ok();
+        let cli = fleet.local();
         Attach {
             switch_client: same_server(env.as_deref(), cli.endpoint()),
+            inside_tmux: env.is_some_and(|v| !v.is_empty()),
             cli: cli.clone(),
+            hosts: fleet
+                .hosts()
+                .into_iter()
+                .filter_map(|h| Some((h.to_string(), fleet.remote(h)?.clone())))
+                .collect(),
+        }
+    }
+
+    /// The client for a session on `host` (`None`: this machine).
+    pub fn client(&self, host: Option<&str>) -> Option<&TmuxCli> {
+        match host {
+            None => Some(&self.cli),
+            Some(h) => self.hosts.get(h),
         }
     }
 }
@@ -159,6 +180,8 @@ pub async fn run(
     );
     let push = Push::start(push);
     let mut ui = Ui::new(app, persist, tmux, push, Arc::new(now_ms), stop_rx);
+    ui.inside_tmux = attach.inside_tmux;
+    ui.hosts = attach.hosts.clone();
     // SIGHUP reads the config again (as the daemon does); SIGTERM and SIGINT end the UI.
     let signal_task = tokio::spawn(async move {
         loop {
@@ -195,11 +218,14 @@ pub async fn run(
                 break Ok(());
             }
             Exit::Failed(e) => break Err(e),
-            Exit::Foreground(name) => {
+            Exit::Foreground(host, name) => {
+                let Some(cli) = attach.client(host.as_deref()) else {
+                    continue;
+                };
                 input.stop().await;
-                tracing::info!(session = %name, "attaching in the foreground");
+                tracing::info!(session = %name, host = ?host, "attaching in the foreground");
                 let (end_tx, end_rx) = tokio::sync::oneshot::channel();
-                let attached = attach::foreground(&attach.cli, &name, end_rx);
+                let attached = attach::foreground(cli, &name, end_rx);
                 let outcome = ui.while_attached(attached, end_tx).await;
                 term = match outcome.term {
                     Some(Ok(t)) => t,

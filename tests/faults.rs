@@ -726,6 +726,7 @@ fn create_of_a_session_that_already_exists_is_ok_and_makes_no_second_one() {
             ..Launch::default()
         }),
         manual: false,
+        host: None,
     };
     let results = runner::execute(&server.client(), vec![job]);
     assert!(

@@ -28,18 +28,17 @@ pub(super) fn attach(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
     let Some(e) = app.selected_entry() else {
         return;
     };
-    let (name, live) = (e.name.to_string(), e.live());
+    let (name, live, host) = (e.name.to_string(), e.live(), e.host.map(str::to_string));
     if !live {
         app.complain(format!("{name} has no session to attach to"), now);
         return;
     }
-    if app.switch_client {
+    // A session of another host is not on this server: no switch-client there.
+    let switch = app.switch_client && host.is_none();
+    if switch {
         app.say(format!("switched to {name}: prefix L comes back here"), now);
     }
-    fx.push(Effect::Attach {
-        name,
-        switch: app.switch_client,
-    });
+    fx.push(Effect::Attach { name, switch, host });
 }
 
 pub(super) fn recreate(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
@@ -147,7 +146,7 @@ pub(super) fn kill(app: &mut App, now: Millis) {
     let Some(e) = app.selected_entry() else {
         return;
     };
-    let (name, live) = (e.name.to_string(), e.live());
+    let (name, live, host) = (e.name.to_string(), e.live(), e.host.map(str::to_string));
     let concerns = kill_concerns(&app.sup.layout, &e);
     if !live {
         app.complain(format!("{name} has no session to kill"), now);
@@ -159,7 +158,7 @@ pub(super) fn kill(app: &mut App, now: Millis) {
     app.confirm = Some(Confirm {
         question: format!("Kill session {name}?"),
         detail: concerns.iter().map(ToString::to_string).collect(),
-        pending: Pending::Kill(name),
+        pending: Pending::Kill(host, name),
         instead: None,
     });
 }
@@ -212,8 +211,8 @@ pub(super) fn perform(app: &mut App, pending: Pending, now: Millis, fx: &mut Vec
             let jobs = app.sup.sent(jobs);
             execute(jobs, fx);
         }
-        Pending::Kill(name) => {
-            let job = app.sup.kill(&name, now);
+        Pending::Kill(host, name) => {
+            let job = app.sup.kill_on(host.as_deref(), &name, now);
             app.say(format!("killing {name}"), now);
             let jobs = app.sup.sent(vec![job]);
             execute(jobs, fx);

@@ -73,6 +73,7 @@ pub fn poll() -> PollResult {
         snapshot: Snapshot {
             panes: panes(),
             rejected: Vec::new(),
+            hosts: Vec::new(),
         },
         captures,
         external,

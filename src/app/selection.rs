@@ -24,6 +24,8 @@ pub enum Kind<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
     pub name: &'a str,
+    /// The host of the session (`None`: this machine).
+    pub host: Option<&'a str>,
     pub kind: Kind<'a>,
     /// A slot's state at the last poll; `None` before the first poll, and for strays and
     /// other sessions.
@@ -36,6 +38,20 @@ impl Entry<'_> {
     /// The session exists on the server.
     pub fn live(&self) -> bool {
         self.pane.is_some()
+    }
+
+    /// What the selection keeps: the name, and the host for another host's session (two
+    /// hosts may each have a session of that name).
+    pub fn key(&self) -> String {
+        entry_key(self.host, self.name)
+    }
+}
+
+/// The selection key of a session named `name` on `host`: `name`, or `name@host`.
+pub fn entry_key(host: Option<&str>, name: &str) -> String {
+    match host {
+        None => name.to_string(),
+        Some(h) => format!("{name}@{h}"),
     }
 }
 
@@ -73,6 +89,7 @@ impl<'a> Selection<'a> {
                     let st = obs.and_then(|o| o.slot(i));
                     Entry {
                         name: &layout.slots[i].name,
+                        host: layout.slots[i].host.as_deref(),
                         kind: Kind::Slot(i),
                         state: st.map(|s| s.state),
                         pane: st.and_then(|s| s.pane.as_ref()),
@@ -90,6 +107,7 @@ impl<'a> Selection<'a> {
             .filter(|s| passes(filter, &s.name))
             .map(|s| Entry {
                 name: &s.name,
+                host: s.pane.host(),
                 kind: Kind::Stray { pool: &s.pool },
                 state: None,
                 pane: Some(&s.pane),
@@ -102,6 +120,7 @@ impl<'a> Selection<'a> {
                 .filter(|p| passes(filter, &p.session_name))
                 .map(|p| Entry {
                     name: &p.session_name,
+                    host: p.host(),
                     kind: Kind::Other,
                     state: None,
                     pane: Some(p),
@@ -120,21 +139,21 @@ impl<'a> Selection<'a> {
             .chain(&self.others)
     }
 
-    /// The names of the entries, in screen order.
-    pub fn names(&self) -> Vec<&'a str> {
-        self.entries().map(|e| e.name).collect()
+    /// The keys of the entries ([`Entry::key`]), in screen order.
+    pub fn names(&self) -> Vec<String> {
+        self.entries().map(Entry::key).collect()
     }
 
-    /// The entry of the session `name`, if it is shown.
-    pub fn find(&self, name: &str) -> Option<&Entry<'a>> {
-        self.entries().find(|e| e.name == name)
+    /// The entry of the session with this key ([`Entry::key`]), if it is shown.
+    pub fn find(&self, key: &str) -> Option<&Entry<'a>> {
+        self.entries().find(|e| e.key() == key)
     }
 
     /// What stays selected: `selected` while it is shown, else the first entry (if any).
     pub fn kept(&self, selected: Option<&str>) -> Option<String> {
         match selected {
             Some(s) if self.find(s).is_some() => Some(s.to_string()),
-            _ => self.entries().next().map(|e| e.name.to_string()),
+            _ => self.entries().next().map(Entry::key),
         }
     }
 
@@ -153,7 +172,7 @@ impl<'a> Selection<'a> {
             .and_then(|s| names.iter().position(|n| *n == s))
             .unwrap_or(0);
         let i = to(at, names.len()).min(names.len() - 1);
-        Some(names[i].to_string())
+        Some(names[i].clone())
     }
 }
 

@@ -38,11 +38,7 @@ fn jobs(fx: &[Effect]) -> Vec<&OpJob> {
 }
 
 fn names(app: &App) -> Vec<String> {
-    app.selection()
-        .names()
-        .into_iter()
-        .map(str::to_string)
-        .collect()
+    app.selection().names()
 }
 
 #[test]
@@ -192,7 +188,7 @@ fn one_poll_in_flight_and_results_are_saved() {
     assert!(app.polling());
     let fx = update(&mut app, Msg::PollTick, NOW);
     assert!(fx.is_empty());
-    let fx = update(&mut app, Msg::Polled(sample::poll()), NOW + 1_000);
+    let fx = update(&mut app, Msg::Polled(Box::new(sample::poll())), NOW + 1_000);
     assert!(!app.polling());
     assert!(fx.iter().any(|e| matches!(e, Effect::Save)));
     // The poll shows a supervised slot dead: reconcile runs at once (like the daemon).
@@ -201,7 +197,7 @@ fn one_poll_in_flight_and_results_are_saved() {
     // While those ops run, neither a tick nor a poll reconciles again.
     let fx = update(&mut app, Msg::ReconcileTick, NOW + 2_000);
     assert!(jobs(&fx).is_empty());
-    let fx = update(&mut app, Msg::Polled(sample::poll()), NOW + 2_000);
+    let fx = update(&mut app, Msg::Polled(Box::new(sample::poll())), NOW + 2_000);
     assert!(jobs(&fx).is_empty());
     let done: Vec<OpResult> = failed_kill(&mut app, "ccl-auto-16");
     let fx = update(&mut app, Msg::Executed(done), NOW + 3_000);

@@ -17,6 +17,7 @@ fn full_auto_pool_and_no_strays_is_ok() {
     let snap = Snapshot {
         panes,
         rejected: vec![],
+        hosts: Vec::new(),
     };
     let obs = observe(
         &layout,
@@ -43,6 +44,7 @@ fn dead_missing_and_stray_are_problems() {
     let snap = Snapshot {
         panes,
         rejected: vec![],
+        hosts: Vec::new(),
     };
     let obs = observe(
         &layout,

@@ -141,6 +141,7 @@ pub(super) fn known_keys(parent: &str) -> Option<&'static [&'static str]> {
             "state_dir",
             "metrics",
             "push",
+            "hosts",
         ],
         "tmux" => &["socket_name", "socket_path"],
         "pools[]" => &[
@@ -154,8 +155,11 @@ pub(super) fn known_keys(parent: &str) -> Option<&'static [&'static str]> {
             "command",
             "env",
             "agent",
+            "host",
         ],
-        "sessions[]" => &["name", "restart", "workdir", "command", "env", "agent"],
+        "sessions[]" => &[
+            "name", "restart", "workdir", "command", "env", "agent", "host",
+        ],
         "backoff" => &["initial", "max", "reset_after", "max_restarts"],
         "agent" => &[
             "commands",
@@ -167,6 +171,12 @@ pub(super) fn known_keys(parent: &str) -> Option<&'static [&'static str]> {
             "on_hung",
         ],
         "notify" => &["bell", "command", "done", "min_interval", "timeout"],
+        // `hosts.NAME` and `hosts.NAME.tmux`; `hosts` itself holds names of the operator's.
+        g if g.starts_with("hosts.") => match g.matches('.').count() {
+            1 => &["ssh", "port", "identity_file", "ssh_options", "tmux"],
+            2 if g.rsplit('.').next() == Some("tmux") => &["socket_name", "socket_path"],
+            _ => return None,
+        },
         _ => return None,
     })
 }

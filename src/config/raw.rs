@@ -33,6 +33,8 @@ pub(super) struct RawConfig {
     pub(super) metrics: Option<String>,
     #[serde(default)]
     pub(super) push: Option<bool>,
+    #[serde(default)]
+    pub(super) hosts: Option<BTreeMap<String, super::hosts::RawHost>>,
 }
 
 impl RawConfig {
@@ -93,6 +95,8 @@ pub(super) struct RawPool {
     pub(super) env: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub(super) agent: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub(super) host: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +112,8 @@ pub(super) struct RawSession {
     pub(super) env: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub(super) agent: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub(super) host: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,21 +1,32 @@
 //! The slots of a config: each pool (its name, prefix and index range) and each dedicated
 //! session resolved and checked, and no slot name defined twice across them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use super::agents::agent_and_command;
 use super::checker::Checker;
+use super::hosts::host_of;
 use super::raw::{RawPool, RawSession};
-use super::{Config, MAX_SLOTS_PER_POOL, PoolConfig, SessionConfig, expand_home};
+use super::{
+    AgentKind, Config, HostConfig, MAX_SLOTS_PER_POOL, PoolConfig, SessionConfig, expand_home,
+};
+
+/// The hosts of the config, by name.
+type Hosts = BTreeMap<String, HostConfig>;
 
 /// Every pool, in the order written.
-pub(super) fn pools(raw: Vec<RawPool>, ck: &mut Checker<'_>, home: &Path) -> Vec<PoolConfig> {
+pub(super) fn pools(
+    raw: Vec<RawPool>,
+    ck: &mut Checker<'_>,
+    home: &Path,
+    hosts: &Hosts,
+) -> Vec<PoolConfig> {
     // Pool name → the first pool that has it.
     let mut names: HashMap<String, usize> = HashMap::new();
     raw.into_iter()
         .enumerate()
-        .map(|(i, rp)| pool(i, rp, &mut names, ck, home))
+        .map(|(i, rp)| pool(i, rp, &mut names, ck, (home, hosts)))
         .collect()
 }
 
@@ -24,7 +35,7 @@ fn pool(
     rp: RawPool,
     names: &mut HashMap<String, usize>,
     ck: &mut Checker<'_>,
-    home: &Path,
+    (home, hosts): (&Path, &Hosts),
 ) -> PoolConfig {
     let RawPool {
         name,
@@ -37,6 +48,7 @@ fn pool(
         command,
         env,
         agent,
+        host,
     } = rp;
     let at = format!("pools[{i}]");
     let name = pool_name(i, &at, name.unwrap_or_default(), names, ck);
@@ -55,6 +67,7 @@ fn pool(
     ck.env_names(&format!("{at}.env"), &env);
     let (agent, command) =
         agent_and_command(&at, &format!("pool `{name}`"), agent.as_ref(), command, ck);
+    let host = placed(&at, &format!("pool `{name}`"), host, agent, hosts, ck);
     PoolConfig {
         name,
         prefix,
@@ -66,7 +79,29 @@ fn pool(
         command,
         env,
         agent,
+        host,
     }
+}
+
+/// The host a pool or session is on (`None`: this machine). A Claude Code slot runs here
+/// only: its hooks, settings and transcripts are files of this machine's.
+fn placed(
+    at: &str,
+    what: &str,
+    host: Option<String>,
+    agent: Option<AgentKind>,
+    hosts: &Hosts,
+    ck: &mut Checker<'_>,
+) -> Option<String> {
+    let host = host_of(at, what, host, hosts, ck)?;
+    if agent == Some(AgentKind::Claude) {
+        ck.at(
+            &format!("{at}.host"),
+            format!("{what}: `agent: claude` runs on this machine only, not on host `{host}`"),
+            Some("its hooks, settings and transcripts are read here; on another host leave `agent` out (its panes are still read)"),
+        );
+    }
+    Some(host)
 }
 
 /// A pool's name: required, and given to one pool only.
@@ -185,14 +220,21 @@ pub(super) fn sessions(
     raw: Vec<RawSession>,
     ck: &mut Checker<'_>,
     home: &Path,
+    hosts: &Hosts,
 ) -> Vec<SessionConfig> {
     raw.into_iter()
         .enumerate()
-        .map(|(i, rs)| session(i, rs, ck, home))
+        .map(|(i, rs)| session(i, rs, ck, home, hosts))
         .collect()
 }
 
-fn session(i: usize, rs: RawSession, ck: &mut Checker<'_>, home: &Path) -> SessionConfig {
+fn session(
+    i: usize,
+    rs: RawSession,
+    ck: &mut Checker<'_>,
+    home: &Path,
+    hosts: &Hosts,
+) -> SessionConfig {
     let at = format!("sessions[{i}]");
     let name = rs.name.unwrap_or_default();
     ck.session_name(&format!("{at}.name"), "dedicated session name", &name);
@@ -210,6 +252,14 @@ fn session(i: usize, rs: RawSession, ck: &mut Checker<'_>, home: &Path) -> Sessi
         rs.command,
         ck,
     );
+    let host = placed(
+        &at,
+        &format!("dedicated session `{name}`"),
+        rs.host,
+        agent,
+        hosts,
+        ck,
+    );
     SessionConfig {
         name,
         restart,
@@ -217,6 +267,7 @@ fn session(i: usize, rs: RawSession, ck: &mut Checker<'_>, home: &Path) -> Sessi
         command,
         env,
         agent,
+        host,
     }
 }
 

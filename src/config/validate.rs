@@ -25,8 +25,9 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
     let backoff = backoff(&raw.backoff.unwrap_or_default(), ck);
     let agent = agent(raw.agent.unwrap_or_default(), ck);
     let notify = notify(raw.notify.unwrap_or_default(), ck);
-    let pools = pools(raw.pools.unwrap_or_default(), ck, home);
-    let sessions = sessions(raw.sessions.unwrap_or_default(), ck, home);
+    let hosts = super::hosts::hosts(raw.hosts.unwrap_or_default(), ck, home);
+    let pools = pools(raw.pools.unwrap_or_default(), ck, home, &hosts);
+    let sessions = sessions(raw.sessions.unwrap_or_default(), ck, home, &hosts);
     let metrics = raw.metrics.and_then(|m| match super::metrics_addr(&m) {
         Ok(a) => Some(a),
         Err(e) => {
@@ -52,6 +53,7 @@ pub(super) fn resolve(raw: RawConfig, ck: &mut Checker<'_>, file: &str, home: &P
             .map_or_else(|| default_state_dir(home), |p| expand_home(&p, home)),
         metrics,
         push: raw.push.unwrap_or(true),
+        hosts,
     };
     check_collisions(&cfg, ck);
     cfg

@@ -212,6 +212,7 @@ impl Supervisor {
                         format!("{name} is hung ({cause}): interrupting it (Esc)"),
                     );
                     jobs.push(OpJob {
+                        host: self.host_of(&name),
                         name,
                         kind: OpKind::Interrupt(pane.pane_id),
                         manual: false,
@@ -231,6 +232,7 @@ impl Supervisor {
                     let launch = self.launch(slot, false, now);
                     self.begin_start(&name, Action::Respawn, Some(pane.pane_pid), now);
                     jobs.push(OpJob {
+                        host: self.host_of(&name),
                         name,
                         kind: OpKind::Respawn {
                             pane_id: pane.pane_id,

@@ -49,6 +49,7 @@ impl Supervisor {
                     let launch = self.launch(slot, false, now);
                     self.begin_start(&name, Action::Create, None, now);
                     jobs.push(OpJob {
+                        host: self.host_of(&name),
                         name,
                         kind: OpKind::Create(launch),
                         manual: false,
@@ -62,6 +63,7 @@ impl Supervisor {
                     let launch = self.launch(slot, false, now);
                     self.begin_start(&name, Action::Respawn, Some(old_pane_pid), now);
                     jobs.push(OpJob {
+                        host: self.host_of(&name),
                         name,
                         kind: OpKind::Respawn { pane_id, launch },
                         manual: false,
@@ -127,6 +129,7 @@ impl Supervisor {
         let job = if let Some(p) = pane {
             self.begin_start(name, Action::Respawn, Some(p.pane_pid), now);
             OpJob {
+                host: self.host_of(name),
                 name: name.to_string(),
                 kind: OpKind::Respawn {
                     pane_id: p.pane_id,
@@ -137,6 +140,7 @@ impl Supervisor {
         } else {
             self.begin_start(name, Action::Create, None, now);
             OpJob {
+                host: self.host_of(name),
                 name: name.to_string(),
                 kind: OpKind::Create(launch),
                 manual: true,
@@ -145,10 +149,27 @@ impl Supervisor {
         Some(job)
     }
 
-    /// The operator asks to kill a session (a slot or a stray), by its id when known.
+    /// The host of a slot, by name (`None`: this machine, or not a slot).
+    pub(super) fn host_of(&self, name: &str) -> Option<String> {
+        let i = self.layout.slot(name)?;
+        self.layout.slots[i].host.clone()
+    }
+
+    /// The operator asks to kill a session of this machine's (a slot or a stray), by its id
+    /// when known.
     pub fn kill(&mut self, name: &str, now: Millis) -> OpJob {
+        self.kill_on(None, name, now)
+    }
+
+    /// The operator asks to kill a session on `host` (`None`: this machine): a slot there or
+    /// a stray, by its id when known.
+    pub fn kill_on(&mut self, host: Option<&str>, name: &str, now: Millis) -> OpJob {
         // Killing a slot is an op of ours: its vanishing is not a crash.
-        if self.layout.slot(name).is_some() {
+        let slot = self
+            .layout
+            .slot(name)
+            .filter(|&i| self.layout.slots[i].host.as_deref() == host);
+        if slot.is_some() {
             let m = self.memory.slot_mut(name);
             m.in_flight = Some(InFlight {
                 op: Action::Kill,
@@ -160,9 +181,10 @@ impl Supervisor {
         let id = self
             .last
             .as_ref()
-            .and_then(|o| o.pane_named(name))
+            .and_then(|o| o.pane_named(host, name))
             .map(|p| p.session_id.clone());
         OpJob {
+            host: host.map(str::to_string),
             name: name.to_string(),
             kind: OpKind::Kill(id.map_or_else(|| Target::Name(name.to_string()), Target::Session)),
             manual: true,
@@ -305,10 +327,11 @@ impl Supervisor {
     /// A create or respawn failed: the slot is marked failed, and the mark belongs to the
     /// session that is there (a respawn's), if any.
     fn start_failed(&mut self, name: &str, verb: &str, e: &OpError, now: Millis) {
+        let host = self.host_of(name);
         let current_session = self
             .last
             .as_ref()
-            .and_then(|o| o.pane_named(name))
+            .and_then(|o| o.pane_named(host.as_deref(), name))
             .map(|p| p.session_id.clone());
         let m = self.memory.slot_mut(name);
         m.in_flight = None;

@@ -61,6 +61,8 @@ pub enum Cause {
     },
     /// A dead pane the supervisor did not start: reconcile leaves it to the operator.
     NotOurs(Box<Cause>),
+    /// Its host has not answered since the supervisor started: nothing is known of it.
+    Unreachable { host: String },
 }
 
 impl Cause {
@@ -95,6 +97,12 @@ impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cause::NoSession => f.write_str("no session"),
+            Cause::Unreachable { host } => {
+                write!(
+                    f,
+                    "host {host} has not answered since the start: nothing known"
+                )
+            }
             Cause::NoSessionWatched { never: true } => f.write_str("no session (restart: never)"),
             Cause::NoSessionWatched { never: false } => {
                 f.write_str("no session (above min: watched only)")

@@ -11,6 +11,7 @@ fn snap(panes: Vec<Pane>) -> Snapshot {
     Snapshot {
         panes,
         rejected: Vec::new(),
+        hosts: Vec::new(),
     }
 }
 

@@ -19,6 +19,7 @@ fn observe_panes(cfg: &Config, layout: &Layout, panes: Vec<Pane>) -> Observation
     let snap = Snapshot {
         panes,
         rejected: Vec::new(),
+        hosts: Vec::new(),
     };
     let mut obs = observe(
         layout,

@@ -38,6 +38,7 @@ fn poll(
         &Snapshot {
             panes,
             rejected: Vec::new(),
+            hosts: Vec::new(),
         },
         caps,
         &ExternalStatus::new(),

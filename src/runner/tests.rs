@@ -118,6 +118,7 @@ impl Tmux for Fixed {
         Ok(Snapshot {
             panes: self.panes.clone(),
             rejected: Vec::new(),
+            hosts: Vec::new(),
         })
     }
     fn create(&self, _: &Launch) -> Result<Created, TmuxError> {

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::hosts::{bare, mark};
 use crate::jobs::{CAPTURE_LINES, Done, OpError, OpJob, OpKind, OpResult, PollJob, PollResult};
 use crate::memory::OwnedPane;
 use crate::observe::panes_to_capture;
 use crate::status_file;
-use crate::tmux::{Created, Tmux, TmuxError};
+use crate::tmux::{Created, Target, Tmux, TmuxError};
 
 impl PollJob {
     /// One `list-panes` call, then one chained capture call for panes with new output.
@@ -28,7 +29,7 @@ impl PollJob {
         // acted on anyway). A dead pane that is not ours is left dead, so it is not nudged at
         // every poll.
         if let Some(server) = out.snapshot.server_pid()
-            && out.snapshot.panes.iter().any(|p| {
+            && out.snapshot.local().any(|p| {
                 p.pane_dead
                     && p.dead_status.is_none()
                     && p.dead_signal.is_none()
@@ -100,38 +101,7 @@ pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
                     outcome: Err(TmuxError::Stopped.into()),
                 };
             }
-            let outcome = match &job.kind {
-                OpKind::Create(launch) => tmux.create(launch).map(|c| match c {
-                    Created::New {
-                        server_pid,
-                        session_id,
-                        pane_id,
-                    } => Done::Created(OwnedPane {
-                        server_pid,
-                        session_id,
-                        pane_id,
-                    }),
-                    Created::AlreadyExists => Done::AlreadyExisted,
-                    Created::Unfinished {
-                        server_pid,
-                        session_id,
-                        pane_id,
-                        error,
-                    } => Done::Unfinished {
-                        pane: OwnedPane {
-                            server_pid,
-                            session_id,
-                            pane_id,
-                        },
-                        error,
-                    },
-                }),
-                OpKind::Respawn { pane_id, launch } => {
-                    tmux.respawn(pane_id, launch).map(|()| Done::Respawned)
-                }
-                OpKind::Kill(target) => tmux.kill(target).map(|()| Done::Killed),
-                OpKind::Interrupt(pane) => tmux.interrupt(pane).map(|()| Done::Interrupted),
-            };
+            let outcome = run_op(tmux, &job);
             stopping = matches!(outcome, Err(TmuxError::Stopped));
             OpResult {
                 job,
@@ -141,10 +111,60 @@ pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
         .collect()
 }
 
+/// One op, on the server of its session's host: another host's ids are given to it bare,
+/// and the ids it reports are marked with the host.
+fn run_op(tmux: &dyn Tmux, job: &OpJob) -> Result<Done, TmuxError> {
+    let (tmux, host) = match job.host.as_deref() {
+        None => (tmux, None),
+        Some(h) => match tmux.on_host(h) {
+            Some(t) => (t, Some(h)),
+            None => return Err(TmuxError::Ssh(format!("no host `{h}` in the config"))),
+        },
+    };
+    let theirs = |id: &str| host.map_or_else(|| id.to_string(), |_| bare(id).to_string());
+    let ours = |id: String| host.map_or_else(|| id.clone(), |h| mark(&id, h));
+    let owned = |server_pid, session_id, pane_id| OwnedPane {
+        server_pid,
+        session_id: ours(session_id),
+        pane_id: ours(pane_id),
+    };
+    match &job.kind {
+        OpKind::Create(launch) => tmux.create(launch).map(|c| match c {
+            Created::New {
+                server_pid,
+                session_id,
+                pane_id,
+            } => Done::Created(owned(server_pid, session_id, pane_id)),
+            Created::AlreadyExists => Done::AlreadyExisted,
+            Created::Unfinished {
+                server_pid,
+                session_id,
+                pane_id,
+                error,
+            } => Done::Unfinished {
+                pane: owned(server_pid, session_id, pane_id),
+                error,
+            },
+        }),
+        OpKind::Respawn { pane_id, launch } => tmux
+            .respawn(&theirs(pane_id), launch)
+            .map(|()| Done::Respawned),
+        OpKind::Kill(target) => {
+            let target = match target {
+                Target::Name(n) => Target::Name(n.clone()),
+                Target::Session(id) => Target::Session(theirs(id)),
+                Target::Pane(id) => Target::Pane(theirs(id)),
+            };
+            tmux.kill(&target).map(|()| Done::Killed)
+        }
+        OpKind::Interrupt(pane) => tmux.interrupt(&theirs(pane)).map(|()| Done::Interrupted),
+    }
+}
+
 /// Messages from blocking work back to the owning task.
 #[derive(Debug)]
 pub enum Work {
-    Polled(PollResult),
+    Polled(Box<PollResult>),
     Executed(Vec<OpResult>),
 }
 
@@ -157,7 +177,7 @@ pub fn spawn_poll(tmux: Arc<dyn Tmux>, job: PollJob, tx: mpsc::UnboundedSender<W
                 error: Some("the poll panicked (see the log)".to_string()),
                 ..PollResult::default()
             });
-        let _ = tx.send(Work::Polled(r));
+        let _ = tx.send(Work::Polled(Box::new(r)));
     });
 }
 

@@ -210,11 +210,12 @@ pub(super) fn render_args(args: &[Arg]) -> String {
 /// `-c DIR [-e K=V …] [-- env CMD ARGS…]`, shared by new-session and respawn-pane.
 ///
 /// An empty workdir means no `-c` (tmux's default). A workdir that is not a directory is an
-/// error: tmux would silently start the pane somewhere else.
-pub(super) fn launch_args(launch: &Launch) -> Result<Vec<Arg>, TmuxError> {
+/// error: tmux would silently start the pane somewhere else. `here`: the server is on this
+/// machine, so the directory can be looked at (another host's is that host's to have).
+pub(super) fn launch_args(launch: &Launch, here: bool) -> Result<Vec<Arg>, TmuxError> {
     let mut args = Vec::new();
     if !launch.workdir.as_os_str().is_empty() {
-        if !launch.workdir.is_dir() {
+        if here && !launch.workdir.is_dir() {
             return Err(TmuxError::NoWorkdir(launch.workdir.clone()));
         }
         args.push(Arg::plain("-c"));
@@ -346,16 +347,16 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), "x;".into()],
             ..Launch::default()
         };
-        let text = render_args(&launch_args(&launch).unwrap());
+        let text = render_args(&launch_args(&launch, true).unwrap());
         assert_eq!(text, "-c / -e TOKEN=… -- env sh -c x;");
         let nowhere = Launch {
             workdir: "/no/such/dir".into(),
             ..Launch::default()
         };
         assert!(matches!(
-            launch_args(&nowhere),
+            launch_args(&nowhere, true),
             Err(TmuxError::NoWorkdir(_))
         ));
-        assert!(launch_args(&Launch::default()).unwrap().is_empty());
+        assert!(launch_args(&Launch::default(), true).unwrap().is_empty());
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::args::{Arg, render_args};
 
 use super::process::{self, Failure, Shutdown};
+use super::ssh::SshRoute;
 use super::{Endpoint, TmuxError};
 
 /// The real [`Tmux`]: runs the tmux CLI.
@@ -27,6 +28,8 @@ pub struct TmuxCli {
     /// Push: the latch channel the supervisor's wake-up hooks signal (set on every session it
     /// creates), if push is on.
     wake: Option<String>,
+    /// Another host's server: every call runs through ssh (DESIGN.md §15).
+    ssh: Option<Arc<SshRoute>>,
 }
 
 /// `systemd-run` before the command: a scope of the user's manager, quiet, collected when done.
@@ -84,7 +87,20 @@ impl TmuxCli {
             shutdown: Shutdown::new(),
             own_scope: None,
             wake: None,
+            ssh: None,
         }
+    }
+
+    /// The server on another host, reached with `route`: the same calls, each through ssh.
+    #[must_use]
+    pub fn with_ssh(mut self, route: SshRoute) -> Self {
+        self.ssh = Some(Arc::new(route));
+        self
+    }
+
+    /// The way to the other host, when this client talks to one.
+    pub fn ssh(&self) -> Option<&SshRoute> {
+        self.ssh.as_deref()
     }
 
     /// Push: every session this client creates gets the wake-up hook signalling `channel`
@@ -170,11 +186,30 @@ impl TmuxCli {
         args
     }
 
-    /// The program with the base arguments (for `attach-session` by the UI).
+    /// The program with the base arguments, on this machine (the waiter's `wait-for`).
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command.args(self.base_args());
         command
+    }
+
+    /// `tmux BASE ARGS` on the server's machine: here, or through ssh on another host (`tty`
+    /// for an interactive attach there; `master`: the poll, which may start the shared
+    /// connection, see [`SshRoute::command`]).
+    pub fn invocation(&self, args: &[OsString], tty: bool, master: bool) -> Command {
+        match &self.ssh {
+            None => {
+                let mut command = self.command();
+                command.args(args);
+                command
+            }
+            Some(route) => {
+                let mut remote = vec![self.program.clone().into_os_string()];
+                remote.extend(self.base_args());
+                remote.extend(args.iter().cloned());
+                route.command(&remote, tty, master)
+            }
+        }
     }
 
     /// `tmux -V`: `tmux 3.3a` → (3, 3); `tmux next-3.4` → (3, 4); `tmux master` → very new.
@@ -211,10 +246,22 @@ impl TmuxCli {
 
     /// Run `tmux BASE ARGS`, with a timeout; the exit status is not checked.
     pub(super) fn run_raw(&self, args: &[Arg]) -> Result<Output, TmuxError> {
-        let mut command = self.command();
-        command.args(args.iter().map(Arg::to_os_string));
-        tracing::trace!(args = %render_args(args), "tmux");
-        process::run(command, self.timeout, &self.shutdown).map_err(|f| match f {
+        self.run_via(args, false)
+    }
+
+    /// The poll's call: over ssh, the one that may start the host's shared connection.
+    pub(super) fn run_poll(&self, args: &[Arg]) -> Result<Output, TmuxError> {
+        self.run_via(args, true)
+    }
+
+    fn run_via(&self, args: &[Arg], master: bool) -> Result<Output, TmuxError> {
+        let words: Vec<OsString> = args.iter().map(Arg::to_os_string).collect();
+        let command = self.invocation(&words, false, master);
+        tracing::trace!(args = %render_args(args), host = self.ssh.as_ref().map(|r| r.host.as_str()), "tmux");
+        let output = process::run(command, self.timeout, &self.shutdown).map_err(|f| match f {
+            Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound && self.ssh.is_some() => {
+                TmuxError::Ssh("ssh is not on PATH (install openssh-client)".to_string())
+            }
             Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 TmuxError::NotFound(self.program.display().to_string())
             }
@@ -226,13 +273,24 @@ impl TmuxCli {
                 }
             }
             Failure::Stopped => TmuxError::Stopped,
-        })
+        })?;
+        // ssh's own failures (no connection, refused key) exit 255; the remote command's
+        // status comes back as it is.
+        if self.ssh.is_some() && output.status.code() == Some(255) {
+            let text = stderr_text(&output);
+            return Err(TmuxError::Ssh(if text.is_empty() {
+                "ssh failed without a message".to_string()
+            } else {
+                text
+            }));
+        }
+        Ok(output)
     }
 
     /// Like [`run_raw`](Self::run_raw) for a call that may start the server: under systemd,
     /// with no server answering, through `systemd-run --user --scope`.
     pub(super) fn run_starting_server(&self, args: &[Arg]) -> Result<Output, TmuxError> {
-        let Some(scope) = &self.own_scope else {
+        let Some(scope) = self.own_scope.as_ref().filter(|_| self.ssh.is_none()) else {
             return self.run_raw(args);
         };
         if std::os::unix::net::UnixStream::connect(&scope.socket).is_ok() {

@@ -32,7 +32,7 @@ impl TmuxCli {
             Arg::plain("-y"),
             Arg::plain("50"),
         ];
-        args.extend(launch_args(first)?);
+        args.extend(launch_args(first, self.ssh().is_none())?);
         args.extend([
             Arg::Separator,
             Arg::plain("set-option"),
@@ -126,7 +126,7 @@ impl Tmux for TmuxCli {
             Arg::plain("-F"),
             Arg::plain(snapshot_format(&nonce)),
         ];
-        let output = self.run_raw(&args)?;
+        let output = self.run_poll(&args)?;
         if !output.status.success() {
             let message = stderr_text(&output);
             if means_zero_sessions(&message) {
@@ -200,7 +200,7 @@ impl Tmux for TmuxCli {
                 Arg::plain("-t"),
                 Arg::plain(pane_id),
             ];
-            args.extend(launch_args(launch)?);
+            args.extend(launch_args(launch, self.ssh().is_none())?);
             // The session keeps the environment too, as `new-session -e` would have set it.
             for (key, value) in &launch.env {
                 args.extend([
@@ -242,7 +242,7 @@ impl Tmux for TmuxCli {
             Arg::plain("-t"),
             Arg::plain(target.render()),
         ];
-        args.extend(launch_args(launch)?);
+        args.extend(launch_args(launch, self.ssh().is_none())?);
         self.run(&args).map(drop)
     }
 

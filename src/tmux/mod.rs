@@ -12,7 +12,8 @@
 //! - `cli`: [`TmuxCli`], the real client (which tmux, which server, one call, the version);
 //! - `commands`: what each [`Tmux`] call asks of tmux, for [`TmuxCli`];
 //! - [`hooks`]: the supervisor's wake-up hook on its own slot panes (push, DESIGN.md §12);
-//! - [`waiter`]: the one long-lived `tmux wait-for` that turns those hooks into wake-ups.
+//! - [`waiter`]: the one long-lived `tmux wait-for` that turns those hooks into wake-ups;
+//! - [`ssh`]: another host's server, each call through its one shared ssh connection.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -24,12 +25,15 @@ mod commands;
 pub mod hooks;
 pub mod process;
 mod snapshot;
+pub mod ssh;
 pub mod waiter;
 
 pub use args::{NameProblem, Target, check_session_name};
 pub use cli::{DEFAULT_TIMEOUT, NEEDS_TMUX, TmuxCli, check_version_text};
 pub use process::Shutdown;
-pub use snapshot::{Nonce, Pane, Snapshot, format_record, parse_snapshot, snapshot_format};
+pub use snapshot::{
+    HostPoll, Nonce, Pane, Snapshot, format_record, parse_snapshot, snapshot_format,
+};
 
 /// Which tmux server: -L name, -S path, or the default one.
 ///
@@ -116,6 +120,9 @@ pub enum TmuxError {
     InvalidTarget(String),
     #[error("working directory {} does not exist or is not a directory", .0.display())]
     NoWorkdir(PathBuf),
+    /// ssh could not reach another host's server (its message, trimmed).
+    #[error("ssh: {0}")]
+    Ssh(String),
 }
 
 /// `10 s`, `1.5 s`, `250 ms`: a timeout in the operator's words.
@@ -151,6 +158,12 @@ pub trait Tmux: Send + Sync {
     /// The version of the tmux program (`3.3a`), as `tmux -V` says it; [`TmuxError::TooOld`]
     /// below 3.2. For when no server answers (a snapshot says the server's own version).
     fn version(&self) -> Result<String, TmuxError>;
+    /// The tmux server of another host (`hosts:`), to run an op of a slot there; `None` when
+    /// this client knows no such host.
+    fn on_host(&self, host: &str) -> Option<&dyn Tmux> {
+        let _ = host;
+        None
+    }
 }
 
 #[cfg(test)]

@@ -36,12 +36,32 @@ pub struct Pane {
     pub died_hook: String,
 }
 
-/// Every pane of every session of one server, from a single `list-panes -a` call.
+impl Pane {
+    /// The host the pane is on, `None` for this machine: the panes of another host's server
+    /// carry its name in their ids (`%3@gpu1`, `$2@gpu1`), which tmux itself never prints, so
+    /// no pane can pass for one of another server.
+    pub fn host(&self) -> Option<&str> {
+        self.pane_id.split_once('@').map(|(_, h)| h)
+    }
+}
+
+/// Every pane of every session of one server, from a single `list-panes -a` call (with
+/// other hosts: of every server, each host's ids marked with its name).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub panes: Vec<Pane>,
     /// Lines that did not parse, kept for logging.
     pub rejected: Vec<String>,
+    /// The other hosts asked in this poll, whether each answered.
+    pub hosts: Vec<HostPoll>,
+}
+
+/// One other host in a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPoll {
+    pub name: String,
+    /// Why its server could not be read (the host is unreachable); `None`: its panes are in.
+    pub error: Option<String>,
 }
 
 impl Snapshot {
@@ -61,17 +81,31 @@ impl Snapshot {
         names
     }
 
-    /// The tmux server's pid, if there is at least one pane.
+    /// This machine's tmux server's pid, if it has at least one pane.
     pub fn server_pid(&self) -> Option<u32> {
-        self.panes.first().map(|p| p.server_pid)
+        self.local().next().map(|p| p.server_pid)
     }
 
-    /// The tmux server's version (`3.3a`), if there is at least one pane and tmux says it.
+    /// This machine's tmux server's version (`3.3a`), if it has at least one pane and tmux
+    /// says it.
     pub fn server_version(&self) -> Option<&str> {
-        self.panes
-            .first()
+        self.local()
+            .next()
             .map(|p| p.server_version.as_str())
             .filter(|v| !v.is_empty())
+    }
+
+    /// The panes of this machine's server.
+    pub fn local(&self) -> impl Iterator<Item = &Pane> {
+        self.panes.iter().filter(|p| p.host().is_none())
+    }
+
+    /// Why `host` could not be read in this poll, if it was asked and did not answer.
+    pub fn host_error(&self, host: &str) -> Option<&str> {
+        self.hosts
+            .iter()
+            .find(|h| h.name == host)
+            .and_then(|h| h.error.as_deref())
     }
 }
 

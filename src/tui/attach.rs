@@ -27,16 +27,49 @@ pub(super) struct Attached {
     pub term: Option<std::io::Result<Term>>,
 }
 
+/// `tmux attach-session -t =NAME:` on the session's machine: here, or `ssh -t HOST …`.
+fn attach_command(cli: &TmuxCli, name: &str) -> std::process::Command {
+    let args: Vec<std::ffi::OsString> = vec![
+        "attach-session".into(),
+        "-t".into(),
+        Target::Name(name.to_string()).render().into(),
+    ];
+    cli.invocation(&args, true, false)
+}
+
+/// Inside tmux: `tmux new-window -n NAME@HOST -- ssh -t HOST tmux attach-session -t =NAME:`
+/// in the UI's own session (`$TMUX` says which server and session that is), so the operator
+/// is in the agent's pane at once and closes the window to come back.
+pub(super) fn in_new_window(cli: &TmuxCli, host: &str, name: &str) -> Result<(), String> {
+    let attach = attach_command(cli, name);
+    let mut command = std::process::Command::new("tmux");
+    command
+        .arg("new-window")
+        .arg("-n")
+        .arg(format!("{name}@{host}"))
+        .arg("--")
+        .arg(attach.get_program())
+        .args(attach.get_args())
+        .stdin(Stdio::null());
+    let out = crate::tmux::process::run(command, cli.timeout(), cli.shutdown())
+        .map_err(|e| format!("cannot run tmux new-window: {e:?}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "tmux new-window: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 /// Hands the terminal to `tmux attach-session -t =NAME:` and takes it back when the operator
 /// detaches. When `end` fires first, the client is ended (SIGTERM, then SIGKILL) and the
 /// terminal is not taken back. The terminal comes back even when the child fails to start.
 pub(super) async fn foreground(cli: &TmuxCli, name: &str, end: oneshot::Receiver<()>) -> Attached {
-    let mut cmd = tokio::process::Command::from(cli.command());
-    cmd.arg("attach-session")
-        .arg("-t")
-        .arg(Target::Name(name.to_string()).render())
-        // Nested inside another server's client: attach anyway, the operator asked for it.
-        .env_remove("TMUX")
+    let mut cmd = tokio::process::Command::from(attach_command(cli, name));
+    // Nested inside another server's client: attach anyway, the operator asked for it.
+    cmd.env_remove("TMUX")
         // stdin and stdout stay the terminal; stderr is kept for the message shown in the UI.
         .stderr(Stdio::piped())
         .kill_on_drop(true);

@@ -39,8 +39,9 @@ pub(super) enum Exit {
     Quit,
     /// A stop was asked for (a signal): its name.
     Stopped(&'static str),
-    /// The operator attaches in the foreground: the terminal must be lent to tmux.
-    Foreground(String),
+    /// The operator attaches in the foreground: the terminal must be lent to tmux (here, or
+    /// through `ssh -t` for a session of another host): the host and the session's name.
+    Foreground(Option<String>, String),
     Failed(anyhow::Error),
 }
 
@@ -56,7 +57,11 @@ struct Performer {
 
 /// What only the loop can do after an effect.
 enum Flow {
-    Attach { name: String, switch: bool },
+    Attach {
+        name: String,
+        switch: bool,
+        host: Option<String>,
+    },
     Quit,
     Redraw,
 }
@@ -75,7 +80,9 @@ impl Performer {
             }
             Effect::PollSoon => self.poll_tick.reset_immediately(),
             Effect::Save => self.persist.save(&mut app.sup, now),
-            Effect::Attach { name, switch } => return Some(Flow::Attach { name, switch }),
+            Effect::Attach { name, switch, host } => {
+                return Some(Flow::Attach { name, switch, host });
+            }
             Effect::Quit => return Some(Flow::Quit),
             Effect::Redraw => return Some(Flow::Redraw),
             Effect::Notify(notices) => {
@@ -125,6 +132,10 @@ pub(super) struct Ui {
     clock: Arc<Clock>,
     /// The `!` key panics (for the test that the terminal is restored).
     pub test_panic: bool,
+    /// The UI runs inside tmux: a session of another host opens in a new window here.
+    pub inside_tmux: bool,
+    /// The other hosts' clients, for `ssh -t HOST tmux attach-session`.
+    pub hosts: std::collections::BTreeMap<String, crate::tmux::TmuxCli>,
 }
 
 impl Ui {
@@ -160,7 +171,32 @@ impl Ui {
             reload_rx,
             clock,
             test_panic: false,
+            inside_tmux: false,
+            hosts: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Inside tmux, a session of another host: `ssh -t HOST tmux attach-session` in a new
+    /// window of the UI's own session (a failure comes back as input).
+    fn new_window(&self, host: String, name: String) {
+        let tx = self.input_tx.clone();
+        let Some(cli) = self.hosts.get(&host).cloned() else {
+            let _ = tx.send(Input::AttachFailed(format!(
+                "no host `{host}` in the config"
+            )));
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            match super::attach::in_new_window(&cli, &host, &name) {
+                Ok(()) => {
+                    tracing::info!(session = %name, host = %host, "opened a window attached over ssh");
+                }
+                Err(e) => {
+                    tracing::warn!(session = %name, host = %host, "new-window failed: {e}");
+                    let _ = tx.send(Input::AttachFailed(e));
+                }
+            }
+        });
     }
 
     fn now(&self) -> Millis {
@@ -227,11 +263,15 @@ impl Ui {
                 let polled = matches!(msg, Msg::Polled(_));
                 for fx in update(&mut self.app, msg, now) {
                     match self.fxr.perform(&mut self.app, fx, now) {
-                        Some(Flow::Attach { name, switch: true }) => self.switch_client(name),
+                        Some(Flow::Attach {
+                            name, switch: true, ..
+                        }) => self.switch_client(name),
                         Some(Flow::Attach {
                             name,
-                            switch: false,
-                        }) => foreground = Some(name),
+                            host: Some(host),
+                            ..
+                        }) if self.inside_tmux => self.new_window(host, name),
+                        Some(Flow::Attach { name, host, .. }) => foreground = Some((host, name)),
                         Some(Flow::Quit) => quit = true,
                         Some(Flow::Redraw) => dirty = true,
                         None => {}
@@ -247,8 +287,8 @@ impl Ui {
             if quit {
                 return Exit::Quit;
             }
-            if let Some(name) = foreground {
-                return Exit::Foreground(name);
+            if let Some((host, name)) = foreground {
+                return Exit::Foreground(host, name);
             }
         }
     }

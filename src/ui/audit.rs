@@ -13,14 +13,17 @@ use crate::ui::theme;
 
 /// Draws the pool columns and the strays line.
 pub fn draw(frame: &mut Frame, app: &App, rows: &[Row], area: Rect) {
-    let mut groups: Vec<(&GroupRow, Vec<&SessionRow>)> = Vec::new();
+    // Columns in the rows' order: by host, then pool; another host's carry its name.
+    let mut groups: Vec<(&GroupRow, Option<&str>, Vec<&SessionRow>)> = Vec::new();
     let mut strays: Vec<&SessionRow> = Vec::new();
+    let mut host: Option<&str> = None;
     for r in rows {
         match r {
-            Row::Group(g) => groups.push((g, Vec::new())),
+            Row::Host(h) => host = h.name.as_deref(),
+            Row::Group(g) => groups.push((g, host, Vec::new())),
             Row::Session(s) => match s.kind {
                 Kind::Slot(_) => {
-                    if let Some((_, members)) = groups.last_mut() {
+                    if let Some((_, _, members)) = groups.last_mut() {
                         members.push(s);
                     }
                 }
@@ -32,7 +35,7 @@ pub fn draw(frame: &mut Frame, app: &App, rows: &[Row], area: Rect) {
     }
     let strays_h = if strays.is_empty() { 1 } else { 3 };
     // Boxes as tall as the longest pool (plus borders), not the whole screen.
-    let tallest = groups.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+    let tallest = groups.iter().map(|(_, _, m)| m.len()).max().unwrap_or(0);
     let cols_h = u16::try_from(tallest + 2).unwrap_or(u16::MAX);
     let [cols_area, strays_area, _] = Layout::vertical([
         Constraint::Max(cols_h),
@@ -42,13 +45,14 @@ pub fn draw(frame: &mut Frame, app: &App, rows: &[Row], area: Rect) {
     .areas(area);
     if !groups.is_empty() {
         let cols = Layout::horizontal(vec![Constraint::Fill(1); groups.len()]).split(cols_area);
-        for ((g, members), col) in groups.iter().zip(cols.iter()) {
+        for ((g, host, members), col) in groups.iter().zip(cols.iter()) {
+            let on = host.map_or_else(String::new, |h| format!("{h}: "));
             let lines: Vec<Line> = members.iter().map(|s| cell(app, s)).collect();
             let block = Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme::border())
                 .title(Span::styled(
-                    format!(" {} {} ", g.name, g.range),
+                    format!(" {on}{} {} ", g.name, g.range),
                     theme::group(),
                 ))
                 .title_bottom(Span::styled(
@@ -63,13 +67,17 @@ pub fn draw(frame: &mut Frame, app: &App, rows: &[Row], area: Rect) {
         line.push(Span::styled("none", theme::dim()));
     }
     for s in &strays {
-        let style = if app.selected.as_deref() == Some(s.name.as_str()) {
+        let style = if app.selected.as_deref() == Some(s.key.as_str()) {
             theme::selected()
         } else {
             theme::text()
         };
         line.push(Span::styled(s.mark.glyph(), theme::mark(s.mark)));
-        line.push(Span::styled(format!(" {}", s.name), style));
+        let on = s
+            .host
+            .as_ref()
+            .map_or_else(String::new, |h| format!("@{h}"));
+        line.push(Span::styled(format!(" {}{on}", s.name), style));
         if let Kind::Stray { pool } = &s.kind {
             line.push(Span::styled(format!(" ({pool})   "), theme::dim()));
         }
@@ -81,7 +89,7 @@ pub fn draw(frame: &mut Frame, app: &App, rows: &[Row], area: Rect) {
 }
 
 fn cell(app: &App, s: &SessionRow) -> Line<'static> {
-    let selected = app.selected.as_deref() == Some(s.name.as_str());
+    let selected = app.selected.as_deref() == Some(s.key.as_str());
     let line = Line::from(vec![
         Span::raw(" "),
         Span::styled(s.mark.glyph(), theme::mark(s.mark)),

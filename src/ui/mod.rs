@@ -70,7 +70,7 @@ pub fn draw(frame: &mut Frame, app: &App, now: Millis) {
     let selected = rows
         .iter()
         .filter_map(Row::session)
-        .find(|s| app.selected.as_deref() == Some(s.name.as_str()));
+        .find(|s| app.selected.as_deref() == Some(s.key.as_str()));
     panel::draw(frame, app, selected, now, bottom);
     footer(frame, app, now, foot);
     if app.help {
@@ -109,6 +109,16 @@ fn header(frame: &mut Frame, app: &App, now: Millis, area: Rect) {
             top.push(Span::raw("  "));
             top.push(Span::styled(format!(" {name} "), theme::flag()));
         }
+    }
+    if !sup.layout.hosts.is_empty() {
+        let (up, total) = sup.hosts_up();
+        top.push(Span::styled("  hosts ", theme::dim()));
+        let text = format!("{up}/{total} up");
+        top.push(if up < total {
+            Span::styled(text, theme::stale())
+        } else {
+            Span::raw(text)
+        });
     }
     let mut counts = vec![Span::raw(" ")];
     if let Some(e) = &sup.last_poll_error {

@@ -78,11 +78,11 @@ fn preview(
             format!(
                 "looks like pool {pool} but is not a slot: never touched automatically (x kills it)"
             ),
-            obs.and_then(|o| o.pane_named(&row.name)),
+            obs.and_then(|o| o.pane_named(row.host.as_deref(), &row.name)),
         ),
         Kind::Other => (
             "not a pool member: never touched automatically".to_string(),
-            obs.and_then(|o| o.pane_named(&row.name)),
+            obs.and_then(|o| o.pane_named(row.host.as_deref(), &row.name)),
         ),
     };
     let mark = theme::mark(row.mark);

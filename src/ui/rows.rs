@@ -3,7 +3,7 @@
 //! strays, others) with every text already decided; drawing only lays them out.
 
 use crate::app::App;
-use crate::app::selection::{Entry, Kind};
+use crate::app::selection::{Entry, Kind, entry_key};
 use crate::observe::{Cause, SlotStatus, State, exit_words};
 use crate::reconcile::next_start_allowed;
 use crate::time::{Millis, age_since_secs, ms_until, short_age};
@@ -12,6 +12,8 @@ use crate::ui::theme::Mark;
 /// One line of the sessions list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Row<'a> {
+    /// A host's header, above its pools (only when the config has other hosts).
+    Host(HostRow),
     /// A pool (or the dedicated sessions) header.
     Group(GroupRow),
     /// The header of the strays or others section.
@@ -39,6 +41,15 @@ impl GroupRow {
     }
 }
 
+/// A host header: `gpu1  ops@gpu1.example  up` or `… unreachable 12s: why`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRow {
+    /// `None`: this machine.
+    pub name: Option<String>,
+    pub title: String,
+    pub up: bool,
+}
+
 /// A session row, all text decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow<'a> {
@@ -56,6 +67,10 @@ pub struct SessionRow<'a> {
     pub note: String,
     /// The session exists on the server.
     pub live: bool,
+    /// The selection key ([`Entry::key`]): the name, with the host for another host's.
+    pub key: String,
+    /// The session's host (`None`: this machine).
+    pub host: Option<String>,
 }
 
 impl<'a> Row<'a> {
@@ -119,6 +134,8 @@ fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
             restarts: String::new(),
             note: "waiting for the first poll".to_string(),
             live: false,
+            key: entry_key(s.host.as_deref(), &s.name),
+            host: s.host.clone(),
         };
     };
     let pane = st.pane.as_ref();
@@ -126,19 +143,7 @@ fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
     if m.is_some_and(|m| m.gave_up) {
         note.push("gave up".to_string());
     }
-    // The plan is from the last reconcile pass: only believe it while the slot still needs it.
-    let needs_start = matches!(st.state, State::Missing | State::Failed);
-    if let Some(w) = sup
-        .last_plan
-        .backing_off
-        .iter()
-        .find(|w| w.slot == slot && needs_start)
-    {
-        let until = m.map_or(w.until, |m| next_start_allowed(m, &sup.config.backoff));
-        note.push(format!("restart in {}", ms_until(until, now)));
-    } else if needs_start && sup.mode.acts() && sup.last_plan.ops.iter().any(|o| o.slot() == slot) {
-        note.push("restart due".to_string());
-    }
+    note.extend(plan_note(sup, st, m, now));
     if let Some(f) = m.and_then(|m| m.in_flight.as_ref()) {
         note.push(format!("{} sent {} ago", f.op, short_age(now - f.since)));
     }
@@ -176,10 +181,22 @@ fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
     if st.panes > 1 {
         note.push(format!("{} panes", st.panes));
     }
+    // Its host does not answer: what was last known, greyed, with its age.
+    let down = sup
+        .last
+        .as_ref()
+        .and_then(|o| o.host_down(s.host.as_deref()));
+    if let Some(h) = down {
+        note.insert(0, unreachable_note(h, now));
+    }
     let restarts = m.map_or(0, |m| m.total_restarts);
     SessionRow {
         kind: Kind::Slot(slot),
-        mark: Mark::Slot(st.state),
+        mark: if down.is_some() {
+            Mark::Other
+        } else {
+            Mark::Slot(st.state)
+        },
         name: s.name.clone(),
         cell,
         state: st.state.as_str().to_string(),
@@ -193,6 +210,39 @@ fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
         },
         note: note.join(", "),
         live: pane.is_some(),
+        key: entry_key(s.host.as_deref(), &s.name),
+        host: s.host.clone(),
+    }
+}
+
+/// The last reconcile pass's word on a slot: "restart in 4s", "restart due". The plan is from
+/// the last pass: only believed while the slot still needs a start.
+fn plan_note(
+    sup: &crate::controller::Supervisor,
+    st: &SlotStatus,
+    m: Option<&crate::memory::SlotMemory>,
+    now: Millis,
+) -> Option<String> {
+    let slot = st.slot;
+    let needs_start = matches!(st.state, State::Missing | State::Failed);
+    if let Some(w) = sup
+        .last_plan
+        .backing_off
+        .iter()
+        .find(|w| w.slot == slot && needs_start)
+    {
+        let until = m.map_or(w.until, |m| next_start_allowed(m, &sup.config.backoff));
+        return Some(format!("restart in {}", ms_until(until, now)));
+    }
+    (needs_start && sup.mode.acts() && sup.last_plan.ops.iter().any(|o| o.slot() == slot))
+        .then(|| "restart due".to_string())
+}
+
+/// "host unreachable, as of 12s ago" (or "never seen").
+fn unreachable_note(h: &crate::hosts::HostStatus, now: Millis) -> String {
+    match h.last_seen {
+        Some(at) => format!("host unreachable, as of {} ago", short_age(now - at)),
+        None => "host unreachable, never seen".to_string(),
     }
 }
 
@@ -223,6 +273,8 @@ fn pane_row<'a>(
         restarts: String::new(),
         note,
         live: e.live(),
+        key: e.key(),
+        host: e.host.map(str::to_string),
     }
 }
 
@@ -245,15 +297,77 @@ fn session_row<'a>(app: &App, e: &Entry<'a>, now: Millis) -> SessionRow<'a> {
     }
 }
 
-/// Every row to show, in order: the app's selection, with its pool and section headers.
+/// Every row to show, in order: the app's selection, with its pool and section headers;
+/// with other hosts in the config, each host's pools, strays and other sessions under its
+/// own header, this machine's first.
 pub fn rows(app: &App, now: Millis) -> Vec<Row<'_>> {
     let sup = &app.sup;
-    let obs = sup.last.as_ref();
     let shown = app.selection();
-    let session = |e| Row::Session(session_row(app, e, now));
     let mut out = Vec::new();
+    if sup.layout.hosts.is_empty() {
+        host_rows(app, &shown, None, now, &mut out);
+        return out;
+    }
+    let places = std::iter::once(None).chain(sup.layout.hosts.iter().map(|h| Some(h.as_str())));
+    for place in places {
+        let mut rows = Vec::new();
+        host_rows(app, &shown, place, now, &mut rows);
+        if rows.is_empty() {
+            continue;
+        }
+        out.push(Row::Host(host_row(app, place, now)));
+        out.extend(rows);
+    }
+    out
+}
+
+fn host_row(app: &App, place: Option<&str>, now: Millis) -> HostRow {
+    let Some(name) = place else {
+        return HostRow {
+            name: None,
+            title: format!("this machine  {}", app.server),
+            up: true,
+        };
+    };
+    let sup = &app.sup;
+    let dest = sup
+        .config
+        .hosts
+        .get(name)
+        .map_or_else(String::new, |h| h.ssh.clone());
+    let known = sup.hosts.get(name);
+    let state = match known {
+        None => "not polled yet".to_string(),
+        Some(h) if h.up => "up".to_string(),
+        Some(h) => format!(
+            "{}: {}",
+            unreachable_note(h, now),
+            h.reason.as_deref().unwrap_or("no answer")
+        ),
+    };
+    HostRow {
+        name: Some(name.to_string()),
+        title: format!("{name}  {dest}  {state}"),
+        up: known.is_some_and(|h| h.up),
+    }
+}
+
+/// The rows of one host (`None`: this machine).
+fn host_rows<'a>(
+    app: &'a App,
+    shown: &crate::app::selection::Selection<'a>,
+    place: Option<&str>,
+    now: Millis,
+    out: &mut Vec<Row<'a>>,
+) {
+    let sup = &app.sup;
+    let obs = sup.last.as_ref();
+    let session = |e| Row::Session(session_row(app, e, now));
     for (g, members) in &shown.pools {
         let g = &sup.layout.groups[*g];
+        if g.host.as_deref() != place {
+            continue;
+        }
         out.push(Row::Group(GroupRow {
             name: g.name.clone(),
             range: g.range.clone(),
@@ -265,16 +379,14 @@ pub fn rows(app: &App, now: Millis) -> Vec<Row<'_>> {
         }));
         out.extend(members.iter().map(session));
     }
-    if !shown.strays.is_empty() {
-        out.push(Row::Section(format!("strays  {}", shown.strays.len())));
-        out.extend(shown.strays.iter().map(session));
+    let strays: Vec<_> = shown.strays.iter().filter(|e| e.host == place).collect();
+    if !strays.is_empty() {
+        out.push(Row::Section(format!("strays  {}", strays.len())));
+        out.extend(strays.into_iter().map(session));
     }
-    if !shown.others.is_empty() {
-        out.push(Row::Section(format!(
-            "other sessions  {}",
-            shown.others.len()
-        )));
-        out.extend(shown.others.iter().map(session));
+    let others: Vec<_> = shown.others.iter().filter(|e| e.host == place).collect();
+    if !others.is_empty() {
+        out.push(Row::Section(format!("other sessions  {}", others.len())));
+        out.extend(others.into_iter().map(session));
     }
-    out
 }

@@ -34,10 +34,14 @@ pub fn draw(frame: &mut Frame, app: &App, rows: &[Row], area: Rect) {
         .iter()
         .enumerate()
         .map(|(i, r)| match r {
+            Row::Host(h) => ListItem::new(Line::styled(
+                format!(" ▌{}", h.title),
+                if h.up { theme::title() } else { theme::stale() },
+            )),
             Row::Group(g) => ListItem::new(Line::styled(format!(" {}", g.title()), theme::group())),
             Row::Section(t) => ListItem::new(Line::styled(format!(" {t}"), theme::group())),
             Row::Session(s) => {
-                if app.selected.as_deref() == Some(s.name.as_str()) {
+                if app.selected.as_deref() == Some(s.key.as_str()) {
                     selected = Some(i);
                 }
                 ListItem::new(session_line(s, name_w))

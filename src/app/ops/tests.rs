@@ -178,7 +178,7 @@ fn kill_always_asks_and_targets_the_session_id() {
     let fx = update(&mut app, ch('x'), NOW);
     assert!(jobs(&fx).is_empty());
     let c = app.confirm.clone().unwrap();
-    assert_eq!(c.pending, Pending::Kill("ccl-auto0".to_string()));
+    assert_eq!(c.pending, Pending::Kill(None, "ccl-auto0".to_string()));
     let fx = update(&mut app, press(KeyCode::Esc), NOW);
     assert!(jobs(&fx).is_empty());
     update(&mut app, ch('x'), NOW);
@@ -218,8 +218,9 @@ fn attach_suspends_or_switches() {
     let mut app = at("ccl-auto-12");
     let fx = update(&mut app, press(KeyCode::Enter), NOW);
     assert!(
-        fx.iter()
-            .any(|e| matches!(e, Effect::Attach { name, switch: false } if name == "ccl-auto-12"))
+        fx.iter().any(
+            |e| matches!(e, Effect::Attach { name, switch: false, .. } if name == "ccl-auto-12")
+        )
     );
     let mut app = at("ccl-auto-12");
     app.switch_client = true;

@@ -21,9 +21,9 @@ fn pools_then_strays_then_others_when_shown() {
     assert!(shown.others.is_empty());
     let names = shown.names();
     assert_eq!(names.len(), 22);
-    assert_eq!((names[0], names[21]), ("ccl-0", "ccl-12"));
+    assert_eq!((names[0].as_str(), names[21].as_str()), ("ccl-0", "ccl-12"));
     let with_others = Selection::new(&sup.layout, sup.last.as_ref(), "", true);
-    assert_eq!(with_others.names().last(), Some(&"main"));
+    assert_eq!(with_others.names().last().map(String::as_str), Some("main"));
     assert_eq!(with_others.names().len(), 23);
 }
 

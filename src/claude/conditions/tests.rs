@@ -34,6 +34,7 @@ impl Rig {
         let snap = crate::tmux::Snapshot {
             panes: vec![p],
             rejected: Vec::new(),
+            hosts: Vec::new(),
         };
         let captures: HashMap<String, String> = [("%1".to_string(), text.to_string())].into();
         let hooks = crate::controller::HookRecords::default();

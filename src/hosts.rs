@@ -1,0 +1,310 @@
+//! Several hosts as one tmux (DESIGN.md §15): [`Fleet`] polls this machine's server and every
+//! other host's (over its one shared ssh connection) in parallel and hands the controller one
+//! snapshot, each other host's pane and session ids marked with its name (`%3@gpu1`); a host
+//! that does not answer is in the snapshot as unreachable, and the others are not held up.
+//! Ops for a slot on another host go to that host's client ([`Tmux::on_host`]).
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::time::Millis;
+use crate::tmux::ssh::{SshRoute, SshTarget};
+use crate::tmux::{Created, HostPoll, Launch, Snapshot, Target, Tmux, TmuxCli, TmuxError};
+
+/// How long a poll waits for the other hosts once it has asked them: a host slower than this
+/// counts as unreachable for that poll, and its call goes on alone (no second one is sent
+/// while it is out), so one stuck host never holds up the others.
+pub const HOST_WAIT: Duration = Duration::from_secs(2);
+
+/// The first wait before a host that failed is asked again; it doubles with each failure.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between two tries of a host that does not answer.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// An id of another host's server, marked with the host: `%3` on gpu1 is `%3@gpu1`.
+pub fn mark(id: &str, host: &str) -> String {
+    format!("{id}@{host}")
+}
+
+/// An id as its own server knows it: `%3@gpu1` is `%3` there.
+pub fn bare(id: &str) -> &str {
+    id.split_once('@').map_or(id, |(id, _)| id)
+}
+
+/// A host in an observation: whether its server answered, why not, and when it last did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostStatus {
+    pub name: String,
+    pub up: bool,
+    /// Why the last poll could not read it.
+    pub reason: Option<String>,
+    /// When its server last answered (ms since the epoch); `None`: not since the start.
+    pub last_seen: Option<Millis>,
+}
+
+/// This machine's tmux and every other host's.
+pub struct Fleet {
+    local: TmuxCli,
+    remotes: Vec<Arc<Remote>>,
+}
+
+struct Remote {
+    name: String,
+    cli: TmuxCli,
+    reach: Mutex<Reach>,
+}
+
+/// What the polls know of reaching one host.
+#[derive(Debug, Default)]
+struct Reach {
+    /// Polls in a row that could not read it.
+    failures: u32,
+    /// The last failure, until it answers again.
+    error: Option<String>,
+    /// Not asked again before this (reconnect backoff).
+    retry_at: Option<Instant>,
+    /// A call is out since then (it outlived its poll's wait).
+    out_since: Option<Instant>,
+}
+
+impl Remote {
+    /// Asks for a call now: `Err(why not)` while the last one is still out or the host is
+    /// backing off.
+    fn begin(&self, now: Instant) -> Result<(), String> {
+        let mut r = self
+            .reach
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(since) = r.out_since {
+            return Err(format!(
+                "no answer for {} s",
+                now.saturating_duration_since(since)
+                    .as_secs()
+                    .max(HOST_WAIT.as_secs())
+            ));
+        }
+        if let Some(at) = r.retry_at
+            && now < at
+        {
+            return Err(r
+                .error
+                .clone()
+                .unwrap_or_else(|| "not answering".to_string()));
+        }
+        r.out_since = Some(now);
+        Ok(())
+    }
+
+    /// A call came back.
+    fn end(&self, result: &Result<Snapshot, TmuxError>) {
+        let mut r = self
+            .reach
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.out_since = None;
+        match result {
+            Ok(_) => *r = Reach::default(),
+            Err(TmuxError::Stopped) => {}
+            Err(e) => {
+                r.failures = r.failures.saturating_add(1);
+                r.error = Some(e.to_string());
+                let shift = (r.failures - 1).min(10);
+                let wait = RETRY_FIRST.saturating_mul(1 << shift).min(RETRY_MAX);
+                r.retry_at = Some(Instant::now() + wait);
+            }
+        }
+    }
+}
+
+impl Fleet {
+    /// `local` and a client for every host of `config` (through ssh, with the same timeout
+    /// and stop switch as `local`; their control sockets in the state dir).
+    pub fn new(local: TmuxCli, config: &Config) -> Self {
+        let remotes = config
+            .hosts
+            .values()
+            .map(|h| {
+                let route = SshRoute::new(
+                    SshTarget {
+                        host: &h.name,
+                        destination: &h.ssh,
+                        port: h.port,
+                        identity_file: h.identity_file.as_deref(),
+                        options: &h.ssh_options,
+                    },
+                    &config.state_dir,
+                );
+                Arc::new(Remote {
+                    name: h.name.clone(),
+                    cli: TmuxCli::new(h.endpoint.clone())
+                        .with_timeout(local.timeout())
+                        .with_shutdown(local.shutdown().clone())
+                        .with_ssh(route),
+                    reach: Mutex::new(Reach::default()),
+                })
+            })
+            .collect();
+        Fleet { local, remotes }
+    }
+
+    /// This machine's client.
+    pub fn local(&self) -> &TmuxCli {
+        &self.local
+    }
+
+    /// The client of another host, by name.
+    pub fn remote(&self, host: &str) -> Option<&TmuxCli> {
+        self.remotes.iter().find(|r| r.name == host).map(|r| &r.cli)
+    }
+
+    /// The other hosts' names, in config order.
+    pub fn hosts(&self) -> Vec<&str> {
+        self.remotes.iter().map(|r| r.name.as_str()).collect()
+    }
+}
+
+/// Another host's snapshot with its ids marked, added to the whole.
+fn merge(into: &mut Snapshot, host: &str, snap: Snapshot) {
+    for mut p in snap.panes {
+        p.pane_id = mark(&p.pane_id, host);
+        p.session_id = mark(&p.session_id, host);
+        into.panes.push(p);
+    }
+    into.rejected
+        .extend(snap.rejected.into_iter().map(|l| format!("{host}: {l}")));
+}
+
+impl Tmux for Fleet {
+    fn snapshot(&self) -> Result<Snapshot, TmuxError> {
+        let started = Instant::now();
+        let (tx, rx) = mpsc::channel();
+        let mut hosts: Vec<HostPoll> = Vec::with_capacity(self.remotes.len());
+        let mut asked = 0;
+        for (i, remote) in self.remotes.iter().enumerate() {
+            hosts.push(HostPoll {
+                name: remote.name.clone(),
+                error: None,
+            });
+            if let Err(why) = remote.begin(started) {
+                hosts[i].error = Some(why);
+                continue;
+            }
+            asked += 1;
+            let remote = Arc::clone(remote);
+            let tx = tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("poll {}", remote.name))
+                .spawn(move || {
+                    let result = remote.cli.snapshot();
+                    remote.end(&result);
+                    let _ = tx.send((i, result));
+                });
+            if let Err(e) = spawned {
+                asked -= 1;
+                hosts[i].error = Some(format!("cannot start its poll: {e}"));
+                self.remotes[i].end(&Err(TmuxError::Io(e)));
+            }
+        }
+        drop(tx);
+        let mut snap = self.local.snapshot()?;
+        let deadline = started + HOST_WAIT;
+        let mut answers = HashMap::new();
+        while answers.len() < asked {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((i, result)) => {
+                    answers.insert(i, result);
+                }
+                Err(_) => break,
+            }
+        }
+        for (i, remote) in self.remotes.iter().enumerate() {
+            if hosts[i].error.is_some() {
+                continue;
+            }
+            match answers.remove(&i) {
+                Some(Ok(s)) => merge(&mut snap, &remote.name, s),
+                Some(Err(e)) => hosts[i].error = Some(e.to_string()),
+                None => {
+                    hosts[i].error = Some(format!("no answer within {} s", HOST_WAIT.as_secs()));
+                }
+            }
+        }
+        snap.hosts = hosts;
+        Ok(snap)
+    }
+
+    fn create(&self, launch: &Launch) -> Result<Created, TmuxError> {
+        self.local.create(launch)
+    }
+
+    fn respawn(&self, pane_id: &str, launch: &Launch) -> Result<(), TmuxError> {
+        self.local.respawn(pane_id, launch)
+    }
+
+    fn kill(&self, target: &Target) -> Result<(), TmuxError> {
+        self.local.kill(target)
+    }
+
+    /// Each host's panes in one call to that host; a host that fails leaves its panes out.
+    fn capture(&self, panes: &[String], lines: u32) -> Result<HashMap<String, String>, TmuxError> {
+        let mut by_host: HashMap<Option<&str>, Vec<String>> = HashMap::new();
+        for id in panes {
+            let host = id.split_once('@').map(|(_, h)| h);
+            by_host.entry(host).or_default().push(bare(id).to_string());
+        }
+        let mut out = match by_host.remove(&None) {
+            Some(local) => self.local.capture(&local, lines)?,
+            None => HashMap::new(),
+        };
+        for (host, ids) in by_host {
+            let Some(host) = host else { continue };
+            let Some(cli) = self.remote(host) else {
+                continue;
+            };
+            match cli.capture(&ids, lines) {
+                Ok(texts) => out.extend(texts.into_iter().map(|(id, t)| (mark(&id, host), t))),
+                Err(e) => tracing::debug!(host, "capture on another host failed: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    fn switch_client(&self, client_tty: Option<&str>, target: &Target) -> Result<(), TmuxError> {
+        self.local.switch_client(client_tty, target)
+    }
+
+    fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError> {
+        self.local.reap_lost_exits(server_pid)
+    }
+
+    fn interrupt(&self, pane_id: &str) -> Result<(), TmuxError> {
+        self.local.interrupt(pane_id)
+    }
+
+    /// Push is this machine's: another host's panes get no hook (its server could not wake
+    /// this one), they are seen at the next poll.
+    fn set_wake_hooks(&self, panes: &[String]) -> Result<(), TmuxError> {
+        let local: Vec<String> = panes.iter().filter(|p| !p.contains('@')).cloned().collect();
+        if local.is_empty() {
+            return Ok(());
+        }
+        self.local.set_wake_hooks(&local)
+    }
+
+    fn version(&self) -> Result<String, TmuxError> {
+        Tmux::version(&self.local)
+    }
+
+    fn on_host(&self, host: &str) -> Option<&dyn Tmux> {
+        self.remote(host).map(|c| c as &dyn Tmux)
+    }
+}
+
+#[cfg(test)]
+mod tests;

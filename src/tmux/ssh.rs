@@ -1,0 +1,242 @@
+//! Another machine's tmux server, reached with `ssh` (DESIGN.md §15): the options of the one
+//! multiplexed connection per host, and the argv of a tmux call turned into the one command
+//! line the remote shell reads.
+//!
+//! ssh joins everything after the destination with spaces and hands it to the remote user's
+//! shell, which splits it again: every element is single-quoted here, so a session name,
+//! a path or a command with spaces, `;`, `$`, quotes or newlines arrives exactly as it was.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How long ssh may take to connect to a host.
+pub const CONNECT_TIMEOUT_S: u32 = 5;
+
+/// How long the shared connection stays up after its last call.
+pub const CONTROL_PERSIST_S: u32 = 300;
+
+/// The way to one host: the ssh program and everything before the remote command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshRoute {
+    /// The host's name in the config (for messages).
+    pub host: String,
+    program: PathBuf,
+    /// Options, then `--` and the destination.
+    args: Vec<OsString>,
+    /// Where the supervisor's own options start in `args` (the operator's come first).
+    own_from: usize,
+}
+
+/// What the config says of a host, for [`SshRoute::new`].
+#[derive(Debug, Clone, Copy)]
+pub struct SshTarget<'a> {
+    pub host: &'a str,
+    pub destination: &'a str,
+    pub port: Option<u16>,
+    pub identity_file: Option<&'a Path>,
+    /// The operator's options, given first: ssh keeps the first value of an option, so
+    /// theirs win over the supervisor's defaults.
+    pub options: &'a [String],
+}
+
+impl SshRoute {
+    /// The route to `target`, its control socket in `state_dir` (`ssh-%C`: a hash of the
+    /// destination, port and user, so it stays short).
+    pub fn new(target: SshTarget<'_>, state_dir: &Path) -> Self {
+        let mut args: Vec<OsString> = target.options.iter().map(OsString::from).collect();
+        let own_from = args.len();
+        let mut control_path = OsString::from("ControlPath=");
+        control_path.push(state_dir.join("ssh-%C"));
+        for o in [
+            OsString::from("BatchMode=yes"),
+            format!("ConnectTimeout={CONNECT_TIMEOUT_S}").into(),
+            format!("ControlPersist={CONTROL_PERSIST_S}").into(),
+            control_path,
+            // A link that drops silently is found within about 10 s.
+            "ServerAliveInterval=5".into(),
+            "ServerAliveCountMax=2".into(),
+        ] {
+            args.push("-o".into());
+            args.push(o);
+        }
+        if let Some(port) = target.port {
+            args.push("-p".into());
+            args.push(port.to_string().into());
+        }
+        if let Some(key) = target.identity_file {
+            args.push("-i".into());
+            args.push(key.as_os_str().to_owned());
+        }
+        args.push("--".into());
+        args.push(target.destination.into());
+        SshRoute {
+            host: target.host.to_string(),
+            program: PathBuf::from("ssh"),
+            args,
+            own_from,
+        }
+    }
+
+    /// Uses another ssh program (tests).
+    #[must_use]
+    pub fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = program.into();
+        self
+    }
+
+    /// `ssh -T|-t OPTIONS -- DEST 'ARG' 'ARG' …`: `remote` run by the remote shell exactly
+    /// as given; `tty` for an interactive attach. Only a `master` call (the poll's
+    /// `list-panes`) may start the shared connection: the process that does stays for
+    /// [`CONTROL_PERSIST_S`] with its command line in `ps`, so that line must hold no secret
+    /// (another call's `-e KEY=VALUE` might). The others use it when it is up, and connect on
+    /// their own when it is not.
+    pub fn command(&self, remote: &[OsString], tty: bool, master: bool) -> Command {
+        let mut command = Command::new(&self.program);
+        command.arg(if tty { "-t" } else { "-T" });
+        command.args(&self.args[..self.own_from]);
+        command.arg("-o").arg(if master {
+            "ControlMaster=auto"
+        } else {
+            "ControlMaster=no"
+        });
+        command.args(&self.args[self.own_from..]);
+        command.arg(remote_line(remote));
+        command
+    }
+}
+
+/// The argv as one line for a POSIX shell (sh, bash, zsh, and fish alike): every element in
+/// single quotes, a `'` inside as `'\''`; plain words (letters, digits, `-_./=:,@%+`) as
+/// they are.
+pub fn remote_line(argv: &[OsString]) -> OsString {
+    let mut line = Vec::new();
+    for (i, arg) in argv.iter().enumerate() {
+        if i > 0 {
+            line.push(b' ');
+        }
+        quote_into(arg, &mut line);
+    }
+    OsString::from_vec(line)
+}
+
+fn quote_into(arg: &OsStr, out: &mut Vec<u8>) {
+    let bytes = arg.as_bytes();
+    let plain = !bytes.is_empty()
+        && bytes.iter().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'_' | b'.' | b'/' | b'=' | b':' | b',' | b'@' | b'%' | b'+'
+                )
+        });
+    if plain {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.push(b'\'');
+    for &b in bytes {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\'');
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn line(args: &[&str]) -> String {
+        let words: Vec<OsString> = args.iter().map(OsString::from).collect();
+        remote_line(&words).into_string().unwrap()
+    }
+
+    /// What `sh -c` makes of the line: each argument on its own line, as `printf` got it.
+    fn through_sh(args: &[&str]) -> Vec<String> {
+        let mut words: Vec<OsString> = vec!["printf".into(), "%s\\0".into()];
+        words.extend(args.iter().map(OsString::from));
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(remote_line(&words))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split_terminator('\0').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn plain_words_stay_and_the_rest_is_quoted() {
+        assert_eq!(
+            line(&["tmux", "-u", "-L", "agents", "%3"]),
+            "tmux -u -L agents %3"
+        );
+        assert_eq!(line(&["a b", ""]), "'a b' ''");
+        assert_eq!(line(&["it's"]), "'it'\\''s'");
+        assert_eq!(line(&["$3"]), "'$3'");
+    }
+
+    #[test]
+    fn every_hostile_argument_arrives_exactly() {
+        let hostile = [
+            "a b",
+            "x; rm -rf /tmp/nothing",
+            "$(touch /tmp/never)",
+            "`id`",
+            "$HOME",
+            "it's \"quoted\"",
+            "'",
+            "''",
+            "back\\slash",
+            "line\nbreak",
+            "tab\there",
+            "*",
+            "~",
+            "#{pane_id}",
+            "=ccl-auto-11:",
+            "",
+            "-n",
+            "ünïcödé",
+        ];
+        assert_eq!(through_sh(&hostile), hostile);
+    }
+
+    #[test]
+    fn the_operators_options_come_first_and_the_destination_last() {
+        let route = SshRoute::new(
+            SshTarget {
+                host: "gpu1",
+                destination: "ops@gpu1.example",
+                port: Some(2222),
+                identity_file: Some(Path::new("/k/id")),
+                options: &["-o".into(), "ControlPersist=10".into()],
+            },
+            Path::new("/state"),
+        );
+        let cmd = route.command(&["tmux".into(), "-V".into()], false, true);
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(&args[..3], ["-T", "-o", "ControlPersist=10"]);
+        assert!(
+            args.contains(&"ControlPath=/state/ssh-%C".to_string()),
+            "{args:?}"
+        );
+        assert!(args.contains(&"BatchMode=yes".to_string()));
+        assert!(args.contains(&"ControlMaster=auto".to_string()));
+        let op = route.command(&[], false, false);
+        assert!(op.get_args().any(|a| a == "ControlMaster=no"));
+        let n = args.len();
+        assert_eq!(&args[n - 3..], ["--", "ops@gpu1.example", "tmux -V"]);
+        let p = args.iter().position(|a| a == "-p").unwrap();
+        assert_eq!(args[p + 1], "2222");
+        let tty = route.command(&[], true, false);
+        assert_eq!(tty.get_args().next().unwrap(), "-t");
+    }
+}

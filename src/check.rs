@@ -32,15 +32,32 @@ pub struct Report {
     pub server_pid: Option<u32>,
     pub slots: Vec<SlotReport>,
     pub strays: Vec<StrayReport>,
+    /// Other sessions' names (`NAME@HOST` for another host's).
     pub others: Vec<String>,
+    /// The other hosts (`hosts:` in the config), whether each answered.
+    pub hosts: Vec<HostReport>,
     /// Problems that make `ok` false, in words.
     pub problems: Vec<String>,
+}
+
+/// One other host.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HostReport {
+    pub name: String,
+    /// `up` | `unreachable`
+    pub state: &'static str,
+    /// Why it could not be read.
+    pub reason: Option<String>,
+    /// When its server last answered (RFC 3339, UTC); `null`: not in this check.
+    pub last_seen: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SlotReport {
     pub name: String,
     pub pool: String,
+    /// The host whose server holds it; `null`: this machine.
+    pub host: Option<String>,
     /// Index in the pool, `null` for a dedicated session.
     pub index: Option<u32>,
     /// idle | working | waiting | failed | missing | absent | starting
@@ -79,6 +96,8 @@ pub struct LastHook {
 pub struct StrayReport {
     pub name: String,
     pub pool: String,
+    /// `null`: this machine.
+    pub host: Option<String>,
     pub session_id: String,
 }
 
@@ -180,14 +199,17 @@ pub fn report(layout: &Layout, obs: &Observation, memory: &Memory, server: &str)
                 .filter(|_| slot.agent.is_some());
             let present = st.pane.is_some();
             let alive = st.pane.as_ref().is_some_and(|p| !p.pane_dead);
-            if slot.supervised() && !alive {
+            // A host that does not answer is one problem, said below, not one per slot.
+            let reachable = obs.host_down(slot.host.as_deref()).is_none();
+            if reachable && slot.supervised() && !alive {
                 problems.push(format!("{} is {} ({})", slot.name, st.state, st.cause));
-            } else if st.state == State::Failed {
+            } else if reachable && st.state == State::Failed {
                 problems.push(format!("{} failed: {}", slot.name, st.cause));
             }
             SlotReport {
                 name: slot.name.clone(),
                 pool: slot.group.clone(),
+                host: slot.host.clone(),
                 index: slot.index,
                 state: st.state,
                 present,
@@ -226,19 +248,51 @@ pub fn report(layout: &Layout, obs: &Observation, memory: &Memory, server: &str)
             StrayReport {
                 name: s.name.clone(),
                 pool: s.pool.clone(),
+                host: s.pane.host().map(str::to_string),
                 session_id: s.pane.session_id.clone(),
             }
         })
         .collect();
+    let hosts = host_reports(obs, &mut problems);
     Report {
         ok: problems.is_empty(),
         server: server.to_string(),
         server_pid: obs.server_pid,
         slots,
         strays,
-        others: obs.others.iter().map(|p| p.session_name.clone()).collect(),
+        others: obs
+            .others
+            .iter()
+            .map(|p| crate::app::selection::entry_key(p.host(), &p.session_name))
+            .collect(),
+        hosts,
         problems,
     }
+}
+
+/// Each other host, and a problem for each one that did not answer.
+fn host_reports(obs: &Observation, problems: &mut Vec<String>) -> Vec<HostReport> {
+    obs.hosts
+        .iter()
+        .map(|h| {
+            if !h.up {
+                problems.push(format!(
+                    "host {} unreachable: {}",
+                    h.name,
+                    h.reason.as_deref().unwrap_or("no answer")
+                ));
+            }
+            HostReport {
+                name: h.name.clone(),
+                state: if h.up { "up" } else { "unreachable" },
+                reason: h.reason.clone(),
+                last_seen: h
+                    .last_seen
+                    .and_then(|t| jiff::Timestamp::from_millisecond(t).ok())
+                    .map(|t| t.to_string()),
+            }
+        })
+        .collect()
 }
 
 impl Report {
@@ -257,11 +311,26 @@ impl Report {
             self.server_pid
                 .map_or_else(|| " (not running)".to_string(), |p| format!(" (pid {p})"))
         );
-        for g in &layout.groups {
-            let up = obs.up(&g.slots);
+        for h in &self.hosts {
             let _ = writeln!(
                 out,
-                "\n{}  {}  restart: {}  {up}/{} up",
+                "host {}: {}{}",
+                h.name,
+                h.state,
+                h.reason
+                    .as_deref()
+                    .map_or_else(String::new, |r| format!(" ({})", printable(r)))
+            );
+        }
+        for g in &layout.groups {
+            let up = obs.up(&g.slots);
+            let on = g
+                .host
+                .as_deref()
+                .map_or_else(String::new, |h| format!("{h}: "));
+            let _ = writeln!(
+                out,
+                "\n{on}{}  {}  restart: {}  {up}/{} up",
                 g.name,
                 g.range,
                 g.restart.map_or("per session", |r| r.as_str()),
@@ -288,7 +357,11 @@ impl Report {
         }
         let _ = writeln!(out, "\nstrays: {}", self.strays.len());
         for s in &self.strays {
-            let _ = writeln!(out, "  {:<22} looks like pool {}", s.name, s.pool);
+            let on = s
+                .host
+                .as_deref()
+                .map_or_else(String::new, |h| format!(" on {h}"));
+            let _ = writeln!(out, "  {:<22} looks like pool {}{on}", s.name, s.pool);
         }
         let _ = writeln!(out, "other sessions: {}", self.others.len());
         if self.ok {

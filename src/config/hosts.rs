@@ -158,3 +158,127 @@ pub(super) fn host_of(
     }
     Some(host)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use crate::config::{Config, ConfigError};
+    use std::path::{Path, PathBuf};
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse_with_home(text, "hosts.yaml", Path::new("/home/op"))
+    }
+
+    const TWO: &str = "hosts:
+  gpu1:
+    ssh: ops@gpu1.example
+    port: 2222
+    identity_file: ~/.ssh/id_ed25519
+    ssh_options: [\"-o\", \"ServerAliveInterval=15\"]
+    tmux: {socket_name: agents}
+  build-2: {ssh: build2}
+pools:
+  - {name: here, prefix: \"ccl-\", max: 2, restart: never}
+  - {name: gpu, prefix: \"gpu-\", max: 8, restart: always, host: gpu1}
+sessions:
+  - {name: docs, restart: always, host: build-2, workdir: /srv/docs}
+";
+
+    #[test]
+    fn hosts_and_the_pools_on_them() {
+        let cfg = parse(TWO).unwrap();
+        let gpu1 = &cfg.hosts["gpu1"];
+        assert_eq!(gpu1.ssh, "ops@gpu1.example");
+        assert_eq!(gpu1.port, Some(2222));
+        assert_eq!(
+            gpu1.identity_file.as_deref(),
+            Some(Path::new("/home/op/.ssh/id_ed25519"))
+        );
+        assert_eq!(gpu1.ssh_options, ["-o", "ServerAliveInterval=15"]);
+        assert_eq!(gpu1.endpoint.socket_name.as_deref(), Some("agents"));
+        assert_eq!(cfg.hosts["build-2"].port, None);
+        assert_eq!(cfg.pools[0].host, None);
+        assert_eq!(cfg.pools[1].host.as_deref(), Some("gpu1"));
+        assert_eq!(cfg.sessions[0].host.as_deref(), Some("build-2"));
+        // Another host's directories are that host's: no `~` of this machine, none made up.
+        assert_eq!(cfg.pools[1].workdir, PathBuf::new());
+        assert_eq!(cfg.sessions[0].workdir, PathBuf::from("/srv/docs"));
+        assert_eq!(cfg.pools[0].workdir, PathBuf::from("/home/op"));
+    }
+
+    fn problem(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn what_is_wrong_with_a_host_is_said_where_it_stands() {
+        let err = problem("hosts:\n  gpu1: {port: 22}\n");
+        assert!(
+            err.contains("hosts.yaml:2:") && err.contains("host `gpu1` has no `ssh`"),
+            "{err}"
+        );
+        let err = problem("hosts:\n  gpu1: {ssh: \"-oProxyCommand=x\"}\n");
+        assert!(err.contains("is not an ssh destination"), "{err}");
+        let err = problem("hosts:\n  \"a b\": {ssh: x}\n");
+        assert!(err.contains("host name `a b` may only hold"), "{err}");
+        let err = problem("hosts:\n  gpu1: {ssh: x, port: 70000}\n");
+        assert!(
+            err.contains("hosts.yaml:2:") && err.contains("from 1 to 65535"),
+            "{err}"
+        );
+        let err = problem("hosts:\n  gpu1: {ssh: x, prot: 22}\n");
+        assert!(err.contains("unknown key `prot` in `hosts.gpu1`"), "{err}");
+        assert!(err.contains("did you mean `port`?"), "{err}");
+        let err =
+            problem("hosts:\n  gpu1:\n    ssh: x\n    tmux: {socket_name: a, socket_path: /b}\n");
+        assert!(err.contains("both set"), "{err}");
+        let err = problem("hosts:\n  gpu1: {ssh: x, tmux: {socket: a}}\n");
+        assert!(
+            err.contains("unknown key `socket` in `hosts.gpu1.tmux`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_pool_on_an_unknown_host_is_refused_with_the_near_name() {
+        let err = problem(
+            "hosts:\n  gpu1: {ssh: x}\npools:\n  - {name: g, prefix: \"g-\", max: 1, restart: always, host: gpu2}\n",
+        );
+        assert!(
+            err.contains("hosts.yaml:4:") && err.contains("unknown host `gpu2`"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean `gpu1`?"), "{err}");
+        let err = problem("sessions:\n  - {name: d, restart: always, host: far}\n");
+        assert!(
+            err.contains("unknown host `far`") && err.contains("define it under `hosts:`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn slot_names_are_unique_across_hosts() {
+        let err = problem(
+            "hosts:\n  a: {ssh: a}\n  b: {ssh: b}\npools:\n  - {name: one, prefix: \"w-\", max: 2, restart: always, host: a}\n  - {name: two, prefix: \"w-\", max: 2, restart: always, host: b}\n",
+        );
+        assert!(
+            err.contains("`w-0`") && err.contains("pool `one`") && err.contains("pool `two`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn claude_slots_stay_on_this_machine_and_remote_dirs_are_absolute() {
+        let err = problem(
+            "hosts:\n  gpu1: {ssh: x}\npools:\n  - {name: g, prefix: \"g-\", max: 1, restart: always, host: gpu1, agent: claude}\n",
+        );
+        assert!(
+            err.contains("`agent: claude` runs on this machine only"),
+            "{err}"
+        );
+        let err = problem(
+            "hosts:\n  gpu1: {ssh: x}\npools:\n  - {name: g, prefix: \"g-\", max: 1, restart: always, host: gpu1, workdir: ~/src}\n",
+        );
+        assert!(err.contains("an absolute path on host `gpu1`"), "{err}");
+    }
+}

@@ -75,11 +75,38 @@ fn pool(
         max: range.max,
         min: range.min,
         restart,
-        workdir: expand_home(workdir.as_deref().unwrap_or("~"), home),
+        workdir: workdir_on(&at, host.as_deref(), workdir, home, ck),
         command,
         env,
         agent,
         host,
+    }
+}
+
+/// A pool's or session's working directory: on this machine `~` by default and expanded; on
+/// another host none by default (tmux starts panes where that server does) and an absolute
+/// path as written (its `~` is not this machine's, and it cannot be looked at from here).
+fn workdir_on(
+    at: &str,
+    host: Option<&str>,
+    workdir: Option<String>,
+    home: &Path,
+    ck: &mut Checker<'_>,
+) -> std::path::PathBuf {
+    let Some(host) = host else {
+        return expand_home(workdir.as_deref().unwrap_or("~"), home);
+    };
+    match workdir {
+        None => std::path::PathBuf::new(),
+        Some(w) if w.starts_with('/') => std::path::PathBuf::from(w),
+        Some(w) => {
+            ck.at(
+                &format!("{at}.workdir"),
+                format!("`workdir` `{}` must be an absolute path on host `{host}`", w.escape_debug()),
+                Some("write the path as it is on that host, e.g. /home/ops/src; leave it out for the server's own directory"),
+            );
+            std::path::PathBuf::new()
+        }
     }
 }
 
@@ -263,7 +290,7 @@ fn session(
     SessionConfig {
         name,
         restart,
-        workdir: expand_home(rs.workdir.as_deref().unwrap_or("~"), home),
+        workdir: workdir_on(&at, host.as_deref(), rs.workdir, home, ck),
         command,
         env,
         agent,

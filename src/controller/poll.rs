@@ -82,8 +82,10 @@ impl Supervisor {
             .add(&before, &obs, &self.layout, &self.config.notify, now);
         self.tell_server_change(&obs, now);
         let urgent = obs.slots.iter().any(|s| {
-            self.layout.slots[s.slot].supervised()
+            let slot = &self.layout.slots[s.slot];
+            slot.supervised()
                 && matches!(s.state, State::Missing | State::Failed)
+                && obs.host_down(slot.host.as_deref()).is_none()
         });
         self.last = Some(obs);
         urgent

@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use crate::config::Config;
 use crate::fixtures::pane;
+use crate::observe::State;
 
 #[test]
 fn ids_are_marked_with_their_host_and_given_back_bare() {
@@ -49,4 +51,138 @@ fn a_host_that_fails_is_asked_again_later_and_later() {
     remote.end(&Ok(Snapshot::default()));
     assert_eq!(remote.reach.lock().unwrap().failures, 0);
     remote.begin(Instant::now()).unwrap();
+}
+
+/// This machine's manual pool, and an auto pool on host gpu1 (as DESIGN §15 writes it).
+const SPLIT: &str = "hosts:
+  gpu1: {ssh: ops@gpu1}
+pools:
+  - {name: manual, prefix: \"ccl-\", start_index: 0, max: 3, restart: never}
+  - {name: gpu, prefix: \"ccl-auto-\", start_index: 11, max: 2, restart: always, host: gpu1}
+";
+
+fn split() -> crate::controller::Supervisor {
+    let cfg = Config::parse_with_home(SPLIT, "split", std::path::Path::new("/home/op")).unwrap();
+    crate::controller::Supervisor::without_memory(cfg)
+}
+
+/// A pane of gpu1's server, as the fleet marks it.
+fn on_gpu1(name: &str, n: u32) -> crate::tmux::Pane {
+    let mut p = pane(name, n);
+    p.pane_id = mark(&p.pane_id, "gpu1");
+    p.session_id = mark(&p.session_id, "gpu1");
+    p
+}
+
+fn poll(panes: Vec<crate::tmux::Pane>, gpu1: Option<&str>) -> crate::jobs::PollResult {
+    let mut r = crate::fixtures::polled(panes, &[]);
+    r.snapshot.hosts = vec![HostPoll {
+        name: "gpu1".into(),
+        error: gpu1.map(str::to_string),
+    }];
+    r
+}
+
+#[test]
+fn a_slot_is_only_its_own_hosts_session_and_strays_are_per_host() {
+    let mut sup = split();
+    // ccl-auto-11 on this machine is not gpu1's slot; on gpu1 it is.
+    let here = pane("ccl-auto-11", 1);
+    let there = on_gpu1("ccl-auto-11", 1);
+    let stray_there = on_gpu1("ccl-auto-99", 2);
+    let manual_name_there = on_gpu1("ccl-0", 3);
+    sup.on_poll(
+        poll(
+            vec![here, there.clone(), stray_there, manual_name_there],
+            None,
+        ),
+        1_000,
+    );
+    let obs = sup.last.as_ref().unwrap();
+    let slot = sup.layout.slot("ccl-auto-11").unwrap();
+    assert_eq!(obs.slots[slot].pane.as_ref(), Some(&there));
+    // The manual slot ccl-0 is this machine's: gpu1's ccl-0 is not it.
+    let manual = sup.layout.slot("ccl-0").unwrap();
+    assert!(obs.slots[manual].pane.is_none());
+    let strays: Vec<(&str, Option<&str>)> = obs
+        .strays
+        .iter()
+        .map(|s| (s.name.as_str(), s.pane.host()))
+        .collect();
+    // gpu1's ccl-auto-99 looks like gpu1's pool; this machine's ccl-auto-11 looks like no
+    // pool of this machine's (`ccl-` + `auto-11`), nor gpu1's ccl-0 like one of gpu1's.
+    assert_eq!(strays, [("ccl-auto-99", Some("gpu1"))]);
+    let others: Vec<(&str, Option<&str>)> = obs
+        .others
+        .iter()
+        .map(|p| (p.session_name.as_str(), p.host()))
+        .collect();
+    assert_eq!(others, [("ccl-auto-11", None), ("ccl-0", Some("gpu1"))]);
+}
+
+#[test]
+fn an_unreachable_host_keeps_its_last_known_state_and_nothing_is_done_there() {
+    let mut sup = split();
+    let slot = sup.layout.slot("ccl-auto-11").unwrap();
+    let other = sup.layout.slot("ccl-auto-12").unwrap();
+    sup.on_poll(poll(vec![on_gpu1("ccl-auto-11", 1)], None), 1_000);
+    assert_eq!(sup.last.as_ref().unwrap().slots[slot].state, State::Idle);
+    // ccl-auto-12 is missing on a host that answers: reconcile creates it there.
+    let jobs = sup.reconcile_tick(1_000);
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].name, "ccl-auto-12");
+    assert_eq!(jobs[0].host.as_deref(), Some("gpu1"));
+    sup.executed(Vec::new(), 1_000);
+    sup.memory.slots.get_mut("ccl-auto-12").unwrap().in_flight = None;
+
+    // gpu1 stops answering: what was known stays, and nothing is planned there.
+    let urgent = sup.on_poll(poll(Vec::new(), Some("ssh: Connection refused")), 2_000);
+    assert!(!urgent);
+    let obs = sup.last.as_ref().unwrap();
+    assert_eq!(obs.slots[slot].state, State::Idle);
+    assert!(obs.host_down(Some("gpu1")).is_some());
+    assert!(sup.reconcile_tick(2_000).is_empty());
+    let said: Vec<&str> = sup.memory.events.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        said.iter()
+            .any(|t| t.starts_with("host gpu1 unreachable: ssh: Connection refused")),
+        "{said:?}"
+    );
+    // Said once, not at every poll.
+    let n = sup.memory.events.len();
+    sup.on_poll(poll(Vec::new(), Some("ssh: Connection refused")), 3_000);
+    assert_eq!(sup.memory.events.len(), n);
+    assert_eq!(sup.hosts["gpu1"].last_seen, Some(1_000));
+    assert_eq!(sup.hosts_up(), (0, 1));
+
+    // It answers again, without ccl-auto-11 (killed meanwhile): reconciled as usual.
+    let urgent = sup.on_poll(poll(Vec::new(), None), 4_000);
+    assert!(urgent);
+    assert_eq!(sup.last.as_ref().unwrap().slots[slot].state, State::Missing);
+    let jobs = sup.reconcile_tick(4_000);
+    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+    assert!(names.contains(&"ccl-auto-11"), "{names:?}");
+    assert!(jobs.iter().all(|j| j.host.as_deref() == Some("gpu1")));
+    assert!(
+        sup.memory
+            .events
+            .iter()
+            .any(|e| e.text == "host gpu1 answers again: reconciling it")
+    );
+    let _ = other;
+}
+
+#[test]
+fn a_host_never_seen_is_shown_unknown_not_missing() {
+    let mut sup = split();
+    let urgent = sup.on_poll(poll(Vec::new(), Some("ssh: timed out")), 1_000);
+    assert!(!urgent);
+    let slot = sup.layout.slot("ccl-auto-11").unwrap();
+    let st = &sup.last.as_ref().unwrap().slots[slot];
+    assert_eq!(st.state, State::Absent);
+    assert_eq!(
+        st.reason(),
+        "host gpu1 has not answered since the start: nothing known"
+    );
+    assert!(sup.reconcile_tick(1_000).is_empty());
 }

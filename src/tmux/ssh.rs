@@ -42,13 +42,15 @@ pub struct SshTarget<'a> {
 }
 
 impl SshRoute {
-    /// The route to `target`, its control socket in `state_dir` (`ssh-%C`: a hash of the
-    /// destination, port and user, so it stays short).
+    /// The route to `target`, its control socket in `state_dir`: `ssh-HOST-HASH`, the hash
+    /// of everything that says where the connection goes, so a host whose destination changed
+    /// never reuses the old connection, and short: ssh binds the path plus 17 characters, and
+    /// a Unix socket's path has at most 107 bytes.
     pub fn new(target: SshTarget<'_>, state_dir: &Path) -> Self {
         let mut args: Vec<OsString> = target.options.iter().map(OsString::from).collect();
         let own_from = args.len();
         let mut control_path = OsString::from("ControlPath=");
-        control_path.push(state_dir.join("ssh-%C"));
+        control_path.push(state_dir.join(control_name(&target)));
         for o in [
             OsString::from("BatchMode=yes"),
             format!("ConnectTimeout={CONNECT_TIMEOUT_S}").into(),
@@ -105,6 +107,21 @@ impl SshRoute {
         command.arg(remote_line(remote));
         command
     }
+}
+
+/// `ssh-gpu1-0123456789abcdef`: the host's name and a hash of its destination, port,
+/// identity and options (std's hasher with fixed keys: the same route gives the same name).
+fn control_name(target: &SshTarget<'_>) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::hash::DefaultHasher::new();
+    (
+        target.destination,
+        target.port,
+        target.identity_file,
+        target.options,
+    )
+        .hash(&mut h);
+    format!("ssh-{}-{:016x}", target.host, h.finish())
 }
 
 /// The argv as one line for a POSIX shell (sh, bash, zsh, and fish alike): every element in
@@ -224,10 +241,12 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         assert_eq!(&args[..3], ["-T", "-o", "ControlPersist=10"]);
+        let control = args.iter().find(|a| a.starts_with("ControlPath=")).unwrap();
         assert!(
-            args.contains(&"ControlPath=/state/ssh-%C".to_string()),
-            "{args:?}"
+            control.starts_with("ControlPath=/state/ssh-gpu1-"),
+            "{control}"
         );
+        assert_eq!(control.len(), "ControlPath=/state/ssh-gpu1-".len() + 16);
         assert!(args.contains(&"BatchMode=yes".to_string()));
         assert!(args.contains(&"ControlMaster=auto".to_string()));
         let op = route.command(&[], false, false);

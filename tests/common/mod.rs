@@ -11,6 +11,7 @@ use tmux_supervisor::tmux::{Endpoint, TmuxCli};
 
 pub mod fake_tmux;
 pub mod process;
+pub mod sshd;
 
 /// The production layout (manual `ccl-0..9` never restarted, auto `ccl-auto-11..20` kept
 /// alive), polled fast so tests see changes quickly.

@@ -154,11 +154,14 @@ impl Push {
             *s = server;
             changed
         });
+        // This machine's panes only: another host's pids are not processes here, and its
+        // server cannot signal this one's latch (its slots are seen at the next poll).
         let kept: Vec<&Pane> = obs
             .slots
             .iter()
             .filter(|s| sup.layout.slots[s.slot].supervised())
             .filter_map(|s| s.pane.as_ref())
+            .filter(|p| p.host().is_none())
             .collect();
         on.panes
             .follow(kept.iter().filter(|p| !p.pane_dead).map(|p| p.pane_pid));

@@ -42,10 +42,11 @@ pub struct SshTarget<'a> {
 }
 
 impl SshRoute {
-    /// The route to `target`, its control socket in `state_dir`: `ssh-HOST-HASH`, the hash
-    /// of everything that says where the connection goes, so a host whose destination changed
-    /// never reuses the old connection, and short: ssh binds the path plus 17 characters, and
-    /// a Unix socket's path has at most 107 bytes.
+    /// The route to `target`, its control socket in `state_dir`: `ssh-HASH`, the hash of
+    /// everything that says where the connection goes, so a host whose destination changed
+    /// never reuses the old connection, and short: ssh first binds the path plus 17
+    /// characters, and a Unix socket's path has at most 107 bytes, so the whole path may have
+    /// 90 (a state dir of up to 69 bytes).
     pub fn new(target: SshTarget<'_>, state_dir: &Path) -> Self {
         let mut args: Vec<OsString> = target.options.iter().map(OsString::from).collect();
         let own_from = args.len();
@@ -109,8 +110,8 @@ impl SshRoute {
     }
 }
 
-/// `ssh-gpu1-0123456789abcdef`: the host's name and a hash of its destination, port,
-/// identity and options (std's hasher with fixed keys: the same route gives the same name).
+/// `ssh-0123456789abcdef`: a hash of the host's destination, port, identity and options
+/// (std's hasher with fixed keys: the same route gives the same name).
 fn control_name(target: &SshTarget<'_>) -> String {
     use std::hash::{Hash as _, Hasher as _};
     let mut h = std::hash::DefaultHasher::new();
@@ -121,7 +122,7 @@ fn control_name(target: &SshTarget<'_>) -> String {
         target.options,
     )
         .hash(&mut h);
-    format!("ssh-{}-{:016x}", target.host, h.finish())
+    format!("ssh-{:016x}", h.finish())
 }
 
 /// The argv as one line for a POSIX shell (sh, bash, zsh, and fish alike): every element in
@@ -242,11 +243,8 @@ mod tests {
             .collect();
         assert_eq!(&args[..3], ["-T", "-o", "ControlPersist=10"]);
         let control = args.iter().find(|a| a.starts_with("ControlPath=")).unwrap();
-        assert!(
-            control.starts_with("ControlPath=/state/ssh-gpu1-"),
-            "{control}"
-        );
-        assert_eq!(control.len(), "ControlPath=/state/ssh-gpu1-".len() + 16);
+        assert!(control.starts_with("ControlPath=/state/ssh-"), "{control}");
+        assert_eq!(control.len(), "ControlPath=/state/ssh-".len() + 16);
         assert!(args.contains(&"BatchMode=yes".to_string()));
         assert!(args.contains(&"ControlMaster=auto".to_string()));
         let op = route.command(&[], false, false);

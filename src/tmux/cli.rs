@@ -277,12 +277,7 @@ impl TmuxCli {
         // ssh's own failures (no connection, refused key) exit 255; the remote command's
         // status comes back as it is.
         if self.ssh.is_some() && output.status.code() == Some(255) {
-            let text = stderr_text(&output);
-            return Err(TmuxError::Ssh(if text.is_empty() {
-                "ssh failed without a message".to_string()
-            } else {
-                text
-            }));
+            return Err(TmuxError::Ssh(ssh_failure(&stderr_text(&output))));
         }
         Ok(output)
     }
@@ -346,6 +341,16 @@ pub fn check_version_text(text: &str) -> Result<String, TmuxError> {
     }
 }
 
+/// Why ssh failed, from its stderr: the last line (warnings come first), without ssh's own
+/// `ssh: ` in front (the error says it).
+fn ssh_failure(stderr: &str) -> String {
+    let last = stderr.lines().rev().map(str::trim).find(|l| !l.is_empty());
+    match last {
+        None => "ssh failed without a message".to_string(),
+        Some(l) => l.strip_prefix("ssh: ").unwrap_or(l).to_string(),
+    }
+}
+
 /// What an operator needs to hear when tmux cannot be used at all.
 pub const NEEDS_TMUX: &str =
     "tmux-supervisor needs tmux 3.2 or newer on PATH (e.g. `apt-get install tmux`)";
@@ -393,6 +398,21 @@ mod tests {
             check_version_text("x"),
             Err(TmuxError::BadOutput(_))
         ));
+    }
+
+    #[test]
+    fn ssh_says_why_in_its_last_line() {
+        assert_eq!(
+            ssh_failure(
+                "Warning: Permanently added '[h]:22'\nssh: connect to host h port 22: Connection refused\n"
+            ),
+            "connect to host h port 22: Connection refused"
+        );
+        assert_eq!(ssh_failure("\n"), "ssh failed without a message");
+        assert_eq!(
+            ssh_failure("root@h: Permission denied (publickey)."),
+            "root@h: Permission denied (publickey)."
+        );
     }
 
     #[test]

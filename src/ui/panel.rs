@@ -72,6 +72,16 @@ fn preview(
                 ),
                 _ => why,
             };
+            // Its host does not answer: the state is what was last known.
+            let known = st.is_some_and(|s| !matches!(s.cause, Cause::Unreachable { .. }));
+            let why = match obs.and_then(|o| o.host_down(s.host.as_deref())) {
+                Some(h) if known => format!(
+                    "host {} unreachable ({}): last known, {why}",
+                    h.name,
+                    h.reason.as_deref().unwrap_or("no answer")
+                ),
+                _ => why,
+            };
             (why, st.and_then(|s| s.pane.as_ref()))
         }
         Kind::Stray { pool } => (

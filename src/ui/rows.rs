@@ -325,23 +325,29 @@ fn host_row(app: &App, place: Option<&str>, now: Millis) -> HostRow {
     let Some(name) = place else {
         return HostRow {
             name: None,
-            title: format!("this machine  {}", app.server),
+            title: format!("this machine  tmux {}", app.server),
             up: true,
         };
     };
     let sup = &app.sup;
-    let dest = sup
-        .config
-        .hosts
-        .get(name)
-        .map_or_else(String::new, |h| h.ssh.clone());
+    let dest = sup.config.hosts.get(name).map_or_else(String::new, |h| {
+        let port = h.port.map_or_else(String::new, |p| format!(":{p}"));
+        let server = match h.endpoint.label().as_str() {
+            "default" => String::new(),
+            label => format!("  tmux {label}"),
+        };
+        format!("{}{port}{server}", h.ssh)
+    });
     let known = sup.hosts.get(name);
     let state = match known {
         None => "not polled yet".to_string(),
         Some(h) if h.up => "up".to_string(),
         Some(h) => format!(
-            "{}: {}",
-            unreachable_note(h, now),
+            "UNREACHABLE{}: {}",
+            h.last_seen.map_or_else(
+                || ", never seen".to_string(),
+                |at| format!(", last seen {} ago", short_age(now - at))
+            ),
             h.reason.as_deref().unwrap_or("no answer")
         ),
     };

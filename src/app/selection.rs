@@ -40,10 +40,13 @@ impl Entry<'_> {
         self.pane.is_some()
     }
 
-    /// What the selection keeps: the name, and the host for another host's session (two
-    /// hosts may each have a session of that name).
+    /// What the selection keeps: a slot's name (unique across hosts), another host's stray
+    /// or other session's name with the host (two hosts may each have a `main`).
     pub fn key(&self) -> String {
-        entry_key(self.host, self.name)
+        match self.kind {
+            Kind::Slot(_) => self.name.to_string(),
+            _ => entry_key(self.host, self.name),
+        }
     }
 }
 

@@ -212,4 +212,6 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 #[cfg(test)]
+mod host_tests;
+#[cfg(test)]
 mod tests;

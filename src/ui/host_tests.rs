@@ -1,0 +1,113 @@
+//! The screens with pools on other hosts: each host under its own header, this machine's
+//! first; an unreachable host's slots greyed with what was last known; the audit view's
+//! columns named after their host.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::draw;
+use super::rows::{Row, rows};
+use crate::app::sample::NOW;
+use crate::app::{App, View};
+use crate::config::Config;
+use crate::controller::Supervisor;
+use crate::fixtures::{pane, polled};
+use crate::hosts::mark;
+use crate::tmux::HostPoll;
+
+const HOSTS: &str = "hosts:
+  gpu1: {ssh: ops@gpu1.example, tmux: {socket_name: agents}}
+  gpu2: {ssh: ops@gpu2.example, port: 2222}
+pools:
+  - {name: auto, prefix: \"ccl-auto-\", start_index: 11, max: 2, restart: always}
+  - {name: gpu, prefix: \"gpu-\", max: 2, restart: always, host: gpu1}
+  - {name: build, prefix: \"build-\", max: 2, restart: always, host: gpu2}
+";
+
+fn on(host: &str, name: &str, n: u32) -> crate::tmux::Pane {
+    let mut p = pane(name, n);
+    p.pane_id = mark(&p.pane_id, host);
+    p.session_id = mark(&p.session_id, host);
+    p.session_created = NOW / 1000 - 600;
+    p.window_activity = NOW / 1000 - 120;
+    p
+}
+
+/// gpu1 answered a minute ago, then stopped answering; gpu2 answers.
+fn app() -> App {
+    let cfg = Config::parse_with_home(HOSTS, "hosts", std::path::Path::new("/home/op")).unwrap();
+    let mut sup = Supervisor::without_memory(cfg);
+    let mut here = pane("ccl-auto-11", 1);
+    here.session_created = NOW / 1000 - 600;
+    here.window_activity = NOW / 1000 - 120;
+    let answers = |gpu1: Option<&str>| {
+        vec![
+            HostPoll {
+                name: "gpu1".into(),
+                error: gpu1.map(str::to_string),
+            },
+            HostPoll {
+                name: "gpu2".into(),
+                error: None,
+            },
+        ]
+    };
+    let mut first = polled(
+        vec![
+            here.clone(),
+            on("gpu1", "gpu-0", 2),
+            on("gpu1", "gpu-1", 3),
+            on("gpu2", "build-0", 4),
+            on("gpu2", "build-1", 5),
+        ],
+        &[],
+    );
+    first.snapshot.hosts = answers(None);
+    sup.on_poll(first, NOW - 60_000);
+    let mut then = polled(
+        vec![here, on("gpu2", "build-0", 4), on("gpu2", "build-1", 5)],
+        &[],
+    );
+    then.snapshot.hosts = answers(Some(
+        "ssh: connect to host gpu1.example port 22: Connection refused",
+    ));
+    sup.on_poll(then, NOW);
+    let mut app = App::new(sup, "-L agents", false);
+    app.selected = Some("gpu-1".to_string());
+    app
+}
+
+fn render(app: &App) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(110, 30)).unwrap();
+    t.draw(|f| draw(f, app, NOW)).unwrap();
+    t
+}
+
+#[test]
+fn the_table_groups_by_host_and_greys_an_unreachable_one() {
+    let app = app();
+    let hosts: Vec<String> = rows(&app, NOW)
+        .iter()
+        .filter_map(|r| match r {
+            Row::Host(h) => Some(h.title.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hosts.len(), 3, "{hosts:?}");
+    assert!(hosts[0].starts_with("this machine"));
+    assert!(
+        hosts[1]
+            .starts_with("gpu1  ops@gpu1.example  tmux -L agents  UNREACHABLE, last seen 1m ago"),
+        "{hosts:?}"
+    );
+    assert_eq!(hosts[2], "gpu2  ops@gpu2.example:2222  up");
+    insta::assert_snapshot!(render(&app).backend());
+}
+
+#[test]
+fn the_audit_view_names_each_hosts_columns() {
+    let mut app = app();
+    app.view = View::Audit;
+    insta::assert_snapshot!(render(&app).backend());
+}

@@ -16,6 +16,16 @@ pub fn describe(config: &Config) -> String {
     };
     let _ = writeln!(out, "config: {}", config.source);
     let _ = writeln!(out, "server: {server}");
+    for h in config.hosts.values() {
+        let port = h.port.map_or_else(String::new, |p| format!(" port {p}"));
+        let _ = writeln!(
+            out,
+            "host {}: ssh {}{port}, tmux {}",
+            h.name,
+            h.ssh,
+            h.endpoint.label()
+        );
+    }
     let _ = writeln!(
         out,
         "poll every {}, reconcile every {}",
@@ -28,31 +38,40 @@ pub fn describe(config: &Config) -> String {
         .zip(config.pools.iter().map(Some).chain(std::iter::repeat(None)))
     {
         let _ = writeln!(out);
-        match pool {
-            Some(p) => {
-                let _ = writeln!(
-                    out,
-                    "pool {}  {}  restart: {}  keep alive: {} of {}  workdir: {}{}",
-                    p.name,
-                    group.range,
-                    p.restart,
-                    if p.restart == Restart::Never {
-                        0
-                    } else {
-                        p.min
-                    },
-                    p.max,
-                    p.workdir.display(),
-                    if p.command.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  command: {:?}", p.command)
-                    }
-                );
-            }
-            None => {
-                let _ = writeln!(out, "dedicated sessions");
-            }
+        if let Some(p) = pool {
+            let on = p
+                .host
+                .as_deref()
+                .map_or_else(String::new, |h| format!("  on host {h}"));
+            let _ = writeln!(
+                out,
+                "pool {}{on}  {}  restart: {}  keep alive: {} of {}  workdir: {}{}",
+                p.name,
+                group.range,
+                p.restart,
+                if p.restart == Restart::Never {
+                    0
+                } else {
+                    p.min
+                },
+                p.max,
+                if p.workdir.as_os_str().is_empty() {
+                    "(the tmux server's own)".to_string()
+                } else {
+                    p.workdir.display().to_string()
+                },
+                if p.command.is_empty() {
+                    String::new()
+                } else {
+                    format!("  command: {:?}", p.command)
+                }
+            );
+        } else {
+            let on = group
+                .host
+                .as_deref()
+                .map_or_else(String::new, |h| format!(" on host {h}"));
+            let _ = writeln!(out, "dedicated sessions{on}");
         }
         for &i in &group.slots {
             let s = &layout.slots[i];
@@ -71,6 +90,7 @@ pub fn describe(config: &Config) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -105,5 +125,22 @@ mod tests {
         );
         cfg.socket_name = Some("work".into());
         assert!(describe(&cfg).contains("server: tmux -L work\n"));
+    }
+
+    #[test]
+    fn hosts_and_what_is_on_them() {
+        let cfg = Config::parse_with_home(
+            "hosts:\n  gpu1: {ssh: ops@gpu1, port: 2222, tmux: {socket_name: agents}}\npools:\n  - {name: g, prefix: \"g-\", max: 1, restart: always, host: gpu1}\nsessions:\n  - {name: d, restart: always, host: gpu1}\n",
+            "h",
+            std::path::Path::new("/home/op"),
+        )
+        .unwrap();
+        let text = describe(&cfg);
+        assert!(
+            text.contains("host gpu1: ssh ops@gpu1 port 2222, tmux -L agents\n"),
+            "{text}"
+        );
+        assert!(text.contains("pool g  on host gpu1  g-0..g-0"), "{text}");
+        assert!(text.contains("dedicated sessions on host gpu1\n"), "{text}");
     }
 }

@@ -251,25 +251,47 @@ impl Tmux for Fleet {
         self.local.kill(target)
     }
 
-    /// Each host's panes in one call to that host; a host that fails leaves its panes out.
+    /// Each host's panes in one call to that host, the hosts side by side; a host that fails
+    /// or does not answer within [`HOST_WAIT`] leaves its panes out (read at a next poll).
     fn capture(&self, panes: &[String], lines: u32) -> Result<HashMap<String, String>, TmuxError> {
+        let started = Instant::now();
         let mut by_host: HashMap<Option<&str>, Vec<String>> = HashMap::new();
         for id in panes {
             let host = id.split_once('@').map(|(_, h)| h);
             by_host.entry(host).or_default().push(bare(id).to_string());
         }
+        let (tx, rx) = mpsc::channel();
+        let mut asked = 0;
+        for remote in &self.remotes {
+            let Some(ids) = by_host.remove(&Some(remote.name.as_str())) else {
+                continue;
+            };
+            let (remote, tx) = (Arc::clone(remote), tx.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("capture {}", remote.name))
+                .spawn(move || {
+                    let texts = remote.cli.capture(&ids, lines);
+                    let _ = tx.send((remote.name.clone(), texts));
+                });
+            match spawned {
+                Ok(_) => asked += 1,
+                Err(e) => tracing::debug!("cannot start a capture on another host: {e}"),
+            }
+        }
+        drop(tx);
         let mut out = match by_host.remove(&None) {
             Some(local) => self.local.capture(&local, lines)?,
             None => HashMap::new(),
         };
-        for (host, ids) in by_host {
-            let Some(host) = host else { continue };
-            let Some(cli) = self.remote(host) else {
-                continue;
-            };
-            match cli.capture(&ids, lines) {
-                Ok(texts) => out.extend(texts.into_iter().map(|(id, t)| (mark(&id, host), t))),
-                Err(e) => tracing::debug!(host, "capture on another host failed: {e}"),
+        let deadline = started + HOST_WAIT;
+        for _ in 0..asked {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((host, Ok(texts))) => {
+                    out.extend(texts.into_iter().map(|(id, t)| (mark(&id, &host), t)));
+                }
+                Ok((host, Err(e))) => tracing::debug!(host, "capture on another host failed: {e}"),
+                Err(_) => break,
             }
         }
         Ok(out)

@@ -8,9 +8,13 @@ use crate::config::Restart;
 use crate::jobs::OpJob;
 use crate::time::Millis;
 
-/// Refuses operator ops when this supervisor may not touch the server at all.
-fn may_act(app: &mut App, now: Millis) -> bool {
-    if app.sup.mode.observe_only {
+/// Refuses operator ops when this supervisor may not touch the server at all, or when the
+/// session's host (`None`: this machine) does not answer.
+fn may_act(app: &mut App, host: Option<&str>, now: Millis) -> bool {
+    if let Some(why) = unreachable(app, host) {
+        app.complain(why, now);
+        false
+    } else if app.sup.mode.observe_only {
         app.complain(
             "observe-only: another supervisor is reconciling this server",
             now,
@@ -24,11 +28,25 @@ fn may_act(app: &mut App, now: Millis) -> bool {
     }
 }
 
+/// Why nothing can be done on `host` now: it did not answer the last poll.
+fn unreachable(app: &App, host: Option<&str>) -> Option<String> {
+    let h = app.sup.last.as_ref()?.host_down(host)?;
+    Some(format!(
+        "host {} is unreachable ({}): nothing can be done there now",
+        h.name,
+        h.reason.as_deref().unwrap_or("no answer")
+    ))
+}
+
 pub(super) fn attach(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
     let Some(e) = app.selected_entry() else {
         return;
     };
     let (name, live, host) = (e.name.to_string(), e.live(), e.host.map(str::to_string));
+    if let Some(why) = unreachable(app, host.as_deref()) {
+        app.complain(why, now);
+        return;
+    }
     if !live {
         app.complain(format!("{name} has no session to attach to"), now);
         return;
@@ -53,7 +71,8 @@ pub(super) fn recreate(app: &mut App, now: Millis, fx: &mut Vec<Effect>) {
         );
         return;
     };
-    if !may_act(app, now) {
+    let host = app.sup.layout.slots[slot].host.clone();
+    if !may_act(app, host.as_deref(), now) {
         return;
     }
     let concerns = recreate_concerns(&app.sup.layout, app.sup.last.as_ref(), slot);
@@ -98,7 +117,8 @@ pub(super) fn recreate_pool(app: &mut App, now: Millis) {
         );
         return;
     };
-    if !may_act(app, now) {
+    let host = app.sup.layout.slots[slot].host.clone();
+    if !may_act(app, host.as_deref(), now) {
         return;
     }
     let layout = &app.sup.layout;
@@ -152,7 +172,7 @@ pub(super) fn kill(app: &mut App, now: Millis) {
         app.complain(format!("{name} has no session to kill"), now);
         return;
     }
-    if !may_act(app, now) {
+    if !may_act(app, host.as_deref(), now) {
         return;
     }
     app.confirm = Some(Confirm {

@@ -186,3 +186,106 @@ fn a_host_never_seen_is_shown_unknown_not_missing() {
     );
     assert!(sup.reconcile_tick(1_000).is_empty());
 }
+
+/// This machine's fake tmux, and gpu1's behind `on_host`.
+struct TwoServers {
+    here: crate::fake::FakeTmux,
+    gpu1: crate::fake::FakeTmux,
+}
+
+impl Tmux for TwoServers {
+    fn snapshot(&self) -> Result<Snapshot, TmuxError> {
+        self.here.snapshot()
+    }
+    fn create(&self, launch: &Launch) -> Result<Created, TmuxError> {
+        self.here.create(launch)
+    }
+    fn respawn(&self, pane_id: &str, launch: &Launch) -> Result<(), TmuxError> {
+        self.here.respawn(pane_id, launch)
+    }
+    fn kill(&self, target: &Target) -> Result<(), TmuxError> {
+        self.here.kill(target)
+    }
+    fn capture(&self, panes: &[String], lines: u32) -> Result<HashMap<String, String>, TmuxError> {
+        self.here.capture(panes, lines)
+    }
+    fn switch_client(&self, tty: Option<&str>, target: &Target) -> Result<(), TmuxError> {
+        self.here.switch_client(tty, target)
+    }
+    fn reap_lost_exits(&self, server_pid: u32) -> Result<(), TmuxError> {
+        self.here.reap_lost_exits(server_pid)
+    }
+    fn interrupt(&self, pane_id: &str) -> Result<(), TmuxError> {
+        self.here.interrupt(pane_id)
+    }
+    fn set_wake_hooks(&self, panes: &[String]) -> Result<(), TmuxError> {
+        self.here.set_wake_hooks(panes)
+    }
+    fn version(&self) -> Result<String, TmuxError> {
+        self.here.version()
+    }
+    fn on_host(&self, host: &str) -> Option<&dyn Tmux> {
+        (host == "gpu1").then_some(&self.gpu1 as &dyn Tmux)
+    }
+}
+
+#[tokio::test]
+async fn an_op_runs_on_its_hosts_server_with_that_servers_own_ids() {
+    use crate::fake::Call;
+    use crate::jobs::{Done, OpJob, OpKind};
+    let two = TwoServers {
+        here: crate::fake::FakeTmux::new(),
+        gpu1: crate::fake::FakeTmux::new(),
+    };
+    let theirs = two.gpu1.add_session("gpu-0");
+    let job = |name: &str, host: Option<&str>, kind| OpJob {
+        name: name.into(),
+        kind,
+        manual: false,
+        host: host.map(str::to_string),
+    };
+    let launch = |name: &str| Launch {
+        name: name.into(),
+        ..Launch::default()
+    };
+    let jobs = vec![
+        job("gpu-1", Some("gpu1"), OpKind::Create(launch("gpu-1"))),
+        job("ccl-1", None, OpKind::Create(launch("ccl-1"))),
+        job(
+            "gpu-0",
+            Some("gpu1"),
+            OpKind::Respawn {
+                pane_id: mark(&theirs.pane_id, "gpu1"),
+                launch: launch("gpu-0"),
+            },
+        ),
+        job("far", Some("nowhere"), OpKind::Create(launch("far"))),
+    ];
+    let results = crate::runner::execute(&two, jobs);
+    let names: Vec<&str> = results.iter().map(|r| r.job.name.as_str()).collect();
+    assert_eq!(names, ["gpu-1", "ccl-1", "gpu-0", "far"]);
+    // gpu1's ids come back marked; this machine's as they are.
+    let Ok(Done::Created(p)) = &results[0].outcome else {
+        panic!("{:?}", results[0].outcome)
+    };
+    assert!(
+        p.pane_id.ends_with("@gpu1") && p.session_id.ends_with("@gpu1"),
+        "{p:?}"
+    );
+    let Ok(Done::Created(p)) = &results[1].outcome else {
+        panic!("{:?}", results[1].outcome)
+    };
+    assert!(!p.pane_id.contains('@'));
+    assert!(matches!(results[2].outcome, Ok(Done::Respawned)));
+    assert!(results[3].outcome.is_err());
+    let ops =
+        |t: &crate::fake::FakeTmux| -> Vec<Call> { t.ops().into_iter().map(|(_, c)| c).collect() };
+    assert_eq!(
+        ops(&two.gpu1),
+        [
+            Call::Create("gpu-1".into()),
+            Call::Respawn(theirs.pane_id.clone())
+        ]
+    );
+    assert_eq!(ops(&two.here), [Call::Create("ccl-1".into())]);
+}

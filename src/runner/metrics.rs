@@ -45,6 +45,7 @@ pub struct Metrics {
     poll_seconds: Histogram,
     tmux_calls: Counter,
     hook_events: Family<Labels, Counter>,
+    hosts_up: Family<Labels, Gauge>,
     last_poll_age: Gauge<f64, AtomicU64>,
     /// Slot name → the time of the latest hook event counted for it.
     hook_seen: HashMap<String, u64>,
@@ -71,6 +72,7 @@ impl Metrics {
         let poll_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         let tmux_calls = Counter::default();
         let hook_events = Family::<Labels, Counter>::default();
+        let hosts_up = Family::<Labels, Gauge>::default();
         let last_poll_age = Gauge::<f64, AtomicU64>::default();
         registry.register("slots", "Slots by pool and state", slots.clone());
         registry.register("starts", "Sessions created or respawned", starts.clone());
@@ -92,6 +94,11 @@ impl Metrics {
             hook_events.clone(),
         );
         registry.register(
+            "host_up",
+            "Other hosts (hosts: in the config): 1 when its server answered the last poll",
+            hosts_up.clone(),
+        );
+        registry.register(
             "last_poll_age_seconds",
             "Seconds since tmux was last read",
             last_poll_age.clone(),
@@ -105,6 +112,7 @@ impl Metrics {
             poll_seconds,
             tmux_calls,
             hook_events,
+            hosts_up,
             last_poll_age,
             hook_seen: HashMap::new(),
             down_since: HashMap::new(),
@@ -119,6 +127,11 @@ impl Metrics {
         self.tmux_calls.inc_by(result_calls);
         let Some(obs) = &sup.last else { return };
         self.last_poll_at = sup.last_poll_at;
+        for h in &obs.hosts {
+            self.hosts_up
+                .get_or_create(&vec![("host", h.name.clone())])
+                .set(i64::from(h.up));
+        }
         let mut counts: HashMap<(&str, State), i64> = HashMap::new();
         for st in &obs.slots {
             let slot = &sup.layout.slots[st.slot];
@@ -190,12 +203,14 @@ impl Metrics {
     }
 }
 
-/// The tmux processes a poll ran: the `list-panes`, and the chained capture if any.
+/// The tmux processes a poll ran: the `list-panes` (and one through ssh for each other host
+/// it asked), and the chained capture if any.
 pub fn poll_calls(result: &PollResult) -> u64 {
     if result.error.is_some() {
         return 1;
     }
-    1 + u64::from(!result.captures.is_empty())
+    let others = result.snapshot.hosts.len() as u64;
+    1 + others + u64::from(!result.captures.is_empty())
 }
 
 /// Serves `GET /metrics` on `listener` until the task is dropped; anything else is a 404.

@@ -111,3 +111,45 @@ fn the_audit_view_names_each_hosts_columns() {
     app.view = View::Audit;
     insta::assert_snapshot!(render(&app).backend());
 }
+
+#[test]
+fn nothing_is_done_on_a_host_that_does_not_answer() {
+    use crate::app::{Effect, Msg, update};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let key = |c| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    for k in [
+        KeyCode::Char('r'),
+        KeyCode::Char('R'),
+        KeyCode::Char('x'),
+        KeyCode::Enter,
+    ] {
+        let mut app = app();
+        let fx = update(&mut app, key(k), NOW);
+        assert!(
+            !fx.iter()
+                .any(|e| matches!(e, Effect::Execute(_) | Effect::Attach { .. })),
+            "{k:?}: {fx:?}"
+        );
+        assert!(app.confirm.is_none(), "{k:?}");
+        let said = app
+            .status
+            .as_ref()
+            .map(|s| s.text.clone())
+            .unwrap_or_default();
+        assert!(
+            said.starts_with("host gpu1 is unreachable"),
+            "{k:?}: {said}"
+        );
+    }
+    // gpu2 answers: its slot is recreated as usual (it asks first: it is kept alive).
+    let mut app = app();
+    app.selected = Some("build-0".to_string());
+    update(&mut app, key(KeyCode::Char('r')), NOW);
+    assert!(app.confirm.is_some() || app.status.is_some());
+    let said = app
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(!said.contains("unreachable"), "{said}");
+}

@@ -112,7 +112,7 @@ impl Remote {
             Err(TmuxError::Stopped) => {}
             Err(e) => {
                 r.failures = r.failures.saturating_add(1);
-                r.error = Some(e.to_string());
+                r.error = Some(reason(e));
                 let shift = (r.failures - 1).min(10);
                 let wait = RETRY_FIRST.saturating_mul(1 << shift).min(RETRY_MAX);
                 r.retry_at = Some(Instant::now() + wait);
@@ -165,6 +165,29 @@ impl Fleet {
     /// The other hosts' names, in config order.
     pub fn hosts(&self) -> Vec<&str> {
         self.remotes.iter().map(|r| r.name.as_str()).collect()
+    }
+}
+
+/// Why another host's server could not be read, in a few words: tmux's own message without
+/// the argv it refused (a `list-panes` format is long and says nothing to the operator).
+fn reason(e: &TmuxError) -> String {
+    match e {
+        TmuxError::Failed { message, .. } => format!("tmux: {message}"),
+        e => e.to_string(),
+    }
+}
+
+/// Another host's server is older than the supervisor needs (as its panes say it).
+fn too_old(snap: &Snapshot) -> Option<String> {
+    let version = snap.panes.first()?.server_version.as_str();
+    match crate::tmux::check_version_text(version) {
+        Ok(_) => None,
+        Err(TmuxError::TooOld { found }) => Some(format!(
+            "tmux {found} there is too old: 3.2 or newer is needed"
+        )),
+        Err(_) => Some(format!(
+            "tmux there does not say its version ({version:?}): 3.2 or newer is needed"
+        )),
     }
 }
 
@@ -228,8 +251,11 @@ impl Tmux for Fleet {
                 continue;
             }
             match answers.remove(&i) {
-                Some(Ok(s)) => merge(&mut snap, &remote.name, s),
-                Some(Err(e)) => hosts[i].error = Some(e.to_string()),
+                Some(Ok(s)) => match too_old(&s) {
+                    Some(why) => hosts[i].error = Some(why),
+                    None => merge(&mut snap, &remote.name, s),
+                },
+                Some(Err(e)) => hosts[i].error = Some(reason(&e)),
                 None => {
                     hosts[i].error = Some(format!("no answer within {} s", HOST_WAIT.as_secs()));
                 }

@@ -289,3 +289,24 @@ async fn an_op_runs_on_its_hosts_server_with_that_servers_own_ids() {
     );
     assert_eq!(ops(&two.here), [Call::Create("ccl-1".into())]);
 }
+
+#[test]
+fn another_hosts_reason_is_short_and_an_old_tmux_there_is_refused() {
+    let failed = TmuxError::Failed {
+        args: "list-panes -a -F TSUP…".into(),
+        message: "bash: line 1: tmux: command not found".into(),
+    };
+    assert_eq!(
+        reason(&failed),
+        "tmux: bash: line 1: tmux: command not found"
+    );
+    let mut snap = Snapshot::default();
+    assert_eq!(too_old(&snap), None);
+    snap.panes.push(pane("gpu-0", 1));
+    assert_eq!(too_old(&snap), None);
+    snap.panes[0].server_version = "3.1c".into();
+    assert_eq!(
+        too_old(&snap).as_deref(),
+        Some("tmux 3.1c there is too old: 3.2 or newer is needed")
+    );
+}

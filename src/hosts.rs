@@ -125,6 +125,11 @@ impl Fleet {
     /// `local` and a client for every host of `config` (through ssh, with the same timeout
     /// and stop switch as `local`; their control sockets in the state dir).
     pub fn new(local: TmuxCli, config: &Config) -> Self {
+        // The shared connections' sockets go in the state dir only when it is this user's
+        // alone (`check` may run on one it only warns about, or one not made yet).
+        let control_dir = (config.state_dir.is_dir()
+            && crate::statedir::check(&config.state_dir).is_ok())
+        .then_some(config.state_dir.as_path());
         let remotes = config
             .hosts
             .values()
@@ -137,7 +142,7 @@ impl Fleet {
                         identity_file: h.identity_file.as_deref(),
                         options: &h.ssh_options,
                     },
-                    &config.state_dir,
+                    control_dir,
                 );
                 Arc::new(Remote {
                     name: h.name.clone(),

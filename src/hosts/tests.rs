@@ -310,3 +310,19 @@ fn another_hosts_reason_is_short_and_an_old_tmux_there_is_refused() {
         Some("tmux 3.1c there is too old: 3.2 or newer is needed")
     );
 }
+
+#[test]
+fn a_reload_that_changes_the_hosts_needs_a_restart() {
+    let mut sup = split();
+    let moved = SPLIT.replace("ssh: ops@gpu1", "ssh: ops@gpu9");
+    let cfg = Config::parse_with_home(&moved, "split", std::path::Path::new("/home/op")).unwrap();
+    let err = sup.reload(cfg, 1_000).unwrap_err();
+    assert_eq!(err, "it changes `hosts:`: that needs a restart");
+    // A pool added on a host that stays is taken at once.
+    let more =
+        format!("{SPLIT}  - {{name: more, prefix: \"m-\", max: 1, restart: always, host: gpu1}}\n");
+    let cfg = Config::parse_with_home(&more, "split", std::path::Path::new("/home/op")).unwrap();
+    sup.reload(cfg, 2_000).unwrap();
+    let m = sup.layout.slot("m-0").unwrap();
+    assert_eq!(sup.layout.slots[m].host.as_deref(), Some("gpu1"));
+}

@@ -46,12 +46,17 @@ impl SshRoute {
     /// everything that says where the connection goes, so a host whose destination changed
     /// never reuses the old connection, and short: ssh first binds the path plus 17
     /// characters, and a Unix socket's path has at most 107 bytes, so the whole path may have
-    /// 90 (a state dir of up to 69 bytes).
-    pub fn new(target: SshTarget<'_>, state_dir: &Path) -> Self {
+    /// 90 (a state dir of up to 69 bytes). Without a state dir to trust (`None`: missing,
+    /// or others may write there, where they could put a socket that answers for the host)
+    /// every call connects on its own (`ControlPath=none`).
+    pub fn new(target: SshTarget<'_>, state_dir: Option<&Path>) -> Self {
         let mut args: Vec<OsString> = target.options.iter().map(OsString::from).collect();
         let own_from = args.len();
         let mut control_path = OsString::from("ControlPath=");
-        control_path.push(state_dir.join(control_name(&target)));
+        match state_dir {
+            Some(dir) => control_path.push(dir.join(control_name(&target))),
+            None => control_path.push("none"),
+        }
         for o in [
             OsString::from("BatchMode=yes"),
             format!("ConnectTimeout={CONNECT_TIMEOUT_S}").into(),
@@ -234,7 +239,7 @@ mod tests {
                 identity_file: Some(Path::new("/k/id")),
                 options: &["-o".into(), "ControlPersist=10".into()],
             },
-            Path::new("/state"),
+            Some(Path::new("/state")),
         );
         let cmd = route.command(&["tmux".into(), "-V".into()], false, true);
         let args: Vec<String> = cmd
@@ -254,6 +259,22 @@ mod tests {
         let p = args.iter().position(|a| a == "-p").unwrap();
         assert_eq!(args[p + 1], "2222");
         let tty = route.command(&[], true, false);
+        let alone = SshRoute::new(
+            SshTarget {
+                host: "gpu1",
+                destination: "gpu1",
+                port: None,
+                identity_file: None,
+                options: &[],
+            },
+            None,
+        );
+        let args: Vec<String> = alone
+            .command(&[], false, true)
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args.contains(&"ControlPath=none".to_string()), "{args:?}");
         assert_eq!(tty.get_args().next().unwrap(), "-t");
     }
 }

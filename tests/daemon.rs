@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::process::{Daemon, Home, signal, start_times};
+use common::process::{Daemon, Home, signal, slot, start_times};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
 use tmux_supervisor::runner::now_ms;
@@ -15,15 +15,6 @@ use tmux_supervisor::runner::now_ms;
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
-}
-
-fn slot<'a>(json: &'a Value, name: &str) -> &'a Value {
-    json["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no slot {name} in {json}"))
 }
 
 fn session_id(server: &TestServer, name: &str) -> Option<String> {

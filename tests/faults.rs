@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fake_tmux::FakeTmux;
-use common::process::{Daemon, Home, PATIENCE, signal, start_times};
+use common::process::{Daemon, Home, PATIENCE, signal, slot, start_times};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
 use tmux_supervisor::config::Config;
@@ -28,15 +28,6 @@ fn sorted<S: Into<String>>(v: impl IntoIterator<Item = S>) -> Vec<String> {
     let mut v: Vec<String> = v.into_iter().map(Into::into).collect();
     v.sort();
     v
-}
-
-fn slot<'a>(json: &'a Value, name: &str) -> &'a Value {
-    json["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no slot {name} in {json}"))
 }
 
 /// Session name → session id, for every session of the server.

@@ -7,7 +7,7 @@
 mod common;
 
 use common::fake_tmux::FakeTmux;
-use common::process::{Daemon, Home};
+use common::process::{Daemon, Home, slot};
 use common::{PRODUCTION_FAST, TestServer, auto_pool};
 use serde_json::Value;
 
@@ -50,15 +50,6 @@ fn panes_of(server: &TestServer, session: &str) -> Vec<PaneInfo> {
 
 fn pane_by_id(server: &TestServer, id: &str) -> Option<PaneInfo> {
     panes(server).into_iter().find(|p| p.id == id)
-}
-
-fn slot<'a>(json: &'a Value, name: &str) -> &'a Value {
-    json["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no slot {name} in {json}"))
 }
 
 /// The `-t` of every `respawn-pane` the fake saw.

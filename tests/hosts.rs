@@ -10,7 +10,7 @@
 mod common;
 
 use common::TestServer;
-use common::process::{Daemon, Home};
+use common::process::{Daemon, Home, slot};
 use common::sshd::{TestHost, sshd_or_skip};
 
 /// One "host": its sshd and the tmux server the supervisor reaches there.
@@ -43,6 +43,18 @@ impl Host {
     }
 }
 
+/// A pool of `max` slots `PREFIX0…` kept alive running `sleep`, on `host` (`None`: here).
+fn pool(name: &str, prefix: &str, max: u32, host: Option<&str>) -> String {
+    let mut p = serde_json::json!({
+        "name": name, "prefix": prefix, "max": max, "restart": "always",
+        "command": ["sleep", "3600"],
+    });
+    if let Some(h) = host {
+        p["host"] = h.into();
+    }
+    p.to_string()
+}
+
 /// A config with `a` and `b` as hosts, polled fast, and `pools` (YAML flow mappings).
 fn config(a: &Host, b: &Host, pools: &[&str]) -> String {
     let hosts = serde_json::json!({"a": a.entry(), "b": b.entry()});
@@ -68,25 +80,7 @@ fn all(server: &TestServer, names: &[&str]) -> bool {
 
 /// The id of session `name` on `server`.
 fn session_id(server: &TestServer, name: &str) -> String {
-    server
-        .tmux_ok(&[
-            "display-message",
-            "-p",
-            "-t",
-            &format!("={name}:"),
-            "#{session_id}",
-        ])
-        .trim()
-        .to_string()
-}
-
-fn slot<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    json["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no slot {name} in {json}"))
+    server.display(name, "#{session_id}")
 }
 
 fn host_state<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -132,9 +126,9 @@ fn pools_on_two_hosts_are_kept_alive_and_each_slot_is_its_own_hosts_session() {
         &a,
         &b,
         &[
-            r#"{name: on-a, prefix: "wa-", max: 2, restart: always, host: a, command: ["sleep", "3600"]}"#,
-            r#"{name: on-b, prefix: "wb-", max: 2, restart: always, host: b, command: ["sleep", "3600"]}"#,
-            r#"{name: here, prefix: "loc-", max: 1, restart: always, command: ["sleep", "3600"]}"#,
+            &pool("on-a", "wa-", 2, Some("a")),
+            &pool("on-b", "wb-", 2, Some("b")),
+            &pool("here", "loc-", 1, None),
         ],
     ));
     let _daemon = Daemon::start(&home, &here, &cfg);
@@ -260,8 +254,8 @@ fn an_unreachable_host_is_left_alone_and_reconciled_when_it_answers_again() {
         &a,
         &b,
         &[
-            r#"{name: on-a, prefix: "wa-", max: 2, restart: always, host: a, command: ["sleep", "3600"]}"#,
-            r#"{name: on-b, prefix: "wb-", max: 2, restart: always, host: b, command: ["sleep", "3600"]}"#,
+            &pool("on-a", "wa-", 2, Some("a")),
+            &pool("on-b", "wb-", 2, Some("b")),
         ],
     ));
     let _daemon = Daemon::start(&home, &here, &cfg);
@@ -314,9 +308,9 @@ fn a_host_that_hangs_is_unreachable_and_holds_up_no_other_host() {
         &a,
         &b,
         &[
-            r#"{name: on-a, prefix: "wa-", max: 1, restart: always, host: a, command: ["sleep", "3600"]}"#,
-            r#"{name: on-b, prefix: "wb-", max: 1, restart: always, host: b, command: ["sleep", "3600"]}"#,
-            r#"{name: here, prefix: "loc-", max: 1, restart: always, command: ["sleep", "3600"]}"#,
+            &pool("on-a", "wa-", 1, Some("a")),
+            &pool("on-b", "wb-", 1, Some("b")),
+            &pool("here", "loc-", 1, None),
         ],
     ));
     let _daemon = Daemon::start(&home, &here, &cfg);

@@ -179,16 +179,7 @@ fn is_row(line: &str) -> bool {
 }
 
 fn pane_pid(server: &TestServer, name: &str) -> String {
-    server
-        .tmux_ok(&[
-            "display-message",
-            "-p",
-            "-t",
-            &format!("={name}:"),
-            "#{pane_pid}",
-        ])
-        .trim()
-        .to_string()
+    server.display(name, "#{pane_pid}")
 }
 
 fn has(server: &TestServer, name: &str) -> bool {

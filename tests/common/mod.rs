@@ -82,6 +82,13 @@ impl TestServer {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `display-message -p FORMAT` of the session with exactly this name, trimmed.
+    pub fn display(&self, name: &str, format: &str) -> String {
+        self.tmux_ok(&["display-message", "-p", "-t", &format!("={name}:"), format])
+            .trim()
+            .to_string()
+    }
+
     /// A detached session with exactly this name, running the default shell.
     pub fn new_session(&self, name: &str) {
         // `-s` is format-expanded: double `#` so the name arrives unchanged.

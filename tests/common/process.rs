@@ -235,6 +235,16 @@ pub fn start_times(state: &serde_json::Value, name: &str) -> Vec<i64> {
         .unwrap_or_default()
 }
 
+/// The slot `name` in a `check --json` report.
+pub fn slot<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    json["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no slot {name} in {json}"))
+}
+
 /// `kill -SIG PID`.
 pub fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")

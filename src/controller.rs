@@ -64,8 +64,9 @@ pub struct Supervisor {
     wake_pending: bool,
     /// The poll out was asked for by a wake-up: reconcile as soon as it is back.
     woken_poll: bool,
-    /// Batches of ops out.
-    executing: usize,
+    /// Batches of ops out, by the host each runs on (`None`: this machine): a host with a
+    /// batch out gets no new ops; the others do.
+    executing: Vec<Option<String>>,
     /// The other hosts, by name: whether each answered the last poll that asked it.
     pub hosts: std::collections::BTreeMap<String, crate::hosts::HostStatus>,
     /// Pane id → the pane's recent text, as last captured.
@@ -120,7 +121,7 @@ impl Supervisor {
             polling: false,
             wake_pending: false,
             woken_poll: false,
-            executing: 0,
+            executing: Vec::new(),
             hosts: std::collections::BTreeMap::new(),
             captures: HashMap::new(),
             read_at: HashMap::new(),
@@ -193,7 +194,19 @@ impl Supervisor {
 
     /// Batches of ops out.
     pub fn executing(&self) -> usize {
-        self.executing
+        self.executing.len()
+    }
+
+    /// A batch of ops is out on `host` (`None`: this machine).
+    pub(crate) fn busy(&self, host: Option<&str>) -> bool {
+        self.executing.iter().any(|h| h.as_deref() == host)
+    }
+
+    /// Every place that holds slots has a batch out: no reconcile pass now.
+    fn busy_everywhere(&self) -> bool {
+        !self.executing.is_empty()
+            && self.busy(None)
+            && self.layout.hosts.iter().all(|h| self.busy(Some(h)))
     }
 
     /// The poll tick: the job to run, unless a poll is already out.
@@ -230,7 +243,7 @@ impl Supervisor {
 
     /// The reconcile tick: the ops to run, unless ops are still out.
     pub fn reconcile_tick(&mut self, now: Millis) -> Vec<OpJob> {
-        if self.executing > 0 {
+        if self.busy_everywhere() {
             return Vec::new();
         }
         let jobs = self.reconcile(now);
@@ -243,7 +256,7 @@ impl Supervisor {
         self.polling = false;
         let woken = std::mem::take(&mut self.woken_poll);
         let urgent = self.on_poll(result, now);
-        if (urgent || woken) && self.executing == 0 {
+        if (urgent || woken) && !self.busy_everywhere() {
             let jobs = self.reconcile(now);
             return self.sent(jobs);
         }
@@ -252,15 +265,26 @@ impl Supervisor {
 
     /// Ops came back.
     pub fn executed(&mut self, results: Vec<OpResult>, now: Millis) {
-        self.executing = self.executing.saturating_sub(1);
+        let host = results.first().map(|r| r.job.host.clone());
+        let at = host
+            .and_then(|h| self.executing.iter().position(|x| *x == h))
+            .or_else(|| (!self.executing.is_empty()).then_some(0));
+        if let Some(i) = at {
+            self.executing.remove(i);
+        }
         self.on_executed(results, now);
     }
 
-    /// Counts a batch of ops as out (the operator's too) and hands it on.
+    /// Counts the batches of these ops as out (the operator's too: one per host, as the loop
+    /// runs them, see [`crate::jobs::by_host`]) and hands them on.
     pub fn sent(&mut self, jobs: Vec<OpJob>) -> Vec<OpJob> {
-        if !jobs.is_empty() {
-            self.executing += 1;
+        let mut hosts: Vec<Option<String>> = Vec::new();
+        for j in &jobs {
+            if !hosts.contains(&j.host) {
+                hosts.push(j.host.clone());
+            }
         }
+        self.executing.extend(hosts);
         jobs
     }
 
@@ -272,7 +296,7 @@ impl Supervisor {
     /// The stopping loop gave up waiting for what was out.
     pub fn abandon_work(&mut self) {
         self.polling = false;
-        self.executing = 0;
+        self.executing.clear();
     }
 
     /// A pane of the last observation, by id, as an owned pane.

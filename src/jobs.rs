@@ -89,6 +89,19 @@ pub struct OpJob {
     pub host: Option<String>,
 }
 
+/// Op jobs in one batch per host (in the order each host first comes, each batch in its
+/// jobs' order): the batches run side by side.
+pub fn by_host(jobs: Vec<OpJob>) -> Vec<Vec<OpJob>> {
+    let mut batches: Vec<Vec<OpJob>> = Vec::new();
+    for job in jobs {
+        match batches.iter_mut().find(|b| b[0].host == job.host) {
+            Some(b) => b.push(job),
+            None => batches.push(vec![job]),
+        }
+    }
+    batches
+}
+
 /// What an op did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Done {

@@ -168,7 +168,7 @@ pub async fn run_daemon(
                 persist.retry_lock(&mut sup, now);
                 let jobs = sup.reconcile_tick(now);
                 metered(&mut |m| m.sent(&jobs));
-                spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
+                spawn_execute(&tmux, jobs, &tx);
             }
             Some(work) = rx.recv() => {
                 let now = clock();
@@ -181,7 +181,7 @@ pub async fn run_daemon(
                             m.polled(&sup, calls, took, now);
                             m.sent(&jobs);
                         });
-                        spawn_execute(Arc::clone(&tmux), jobs, tx.clone());
+                        spawn_execute(&tmux, jobs, &tx);
                         service.polled(&sup);
                         crate::notify::deliver(sup.outbox.take(), &sup.config.notify, &mut crate::notify::ring_terminal_bell);
                         push.after_poll(&mut sup, &tmux, now);

@@ -32,6 +32,10 @@ impl Supervisor {
         let mut jobs = Vec::new();
         for op in p.ops {
             let slot = op.slot();
+            // A host with ops still out gets none more now (the next pass has its results).
+            if self.busy(self.layout.slots[slot].host.as_deref()) {
+                continue;
+            }
             let name = self.layout.slots[slot].name.clone();
             match op {
                 Op::GiveUp { .. } => {
@@ -71,7 +75,9 @@ impl Supervisor {
                 }
             }
         }
-        jobs.extend(self.hung_jobs(now));
+        if !self.busy(None) {
+            jobs.extend(self.hung_jobs(now));
+        }
         jobs
     }
 

@@ -326,3 +326,29 @@ fn a_reload_that_changes_the_hosts_needs_a_restart() {
     let m = sup.layout.slot("m-0").unwrap();
     assert_eq!(sup.layout.slots[m].host.as_deref(), Some("gpu1"));
 }
+
+#[test]
+fn a_host_with_ops_out_holds_up_no_other_hosts_reconcile() {
+    let yaml = SPLIT.replace(
+        "pools:\n",
+        "pools:\n  - {name: here, prefix: \"loc-\", max: 1, restart: always}\n",
+    );
+    let cfg = Config::parse_with_home(&yaml, "split", std::path::Path::new("/home/op")).unwrap();
+    let mut sup = crate::controller::Supervisor::without_memory(cfg);
+    sup.on_poll(poll(vec![pane("loc-0", 1)], None), 1_000);
+    // gpu1's two slots are created; that batch stays out (a host slow to answer).
+    let jobs = sup.reconcile_tick(1_000);
+    assert_eq!(jobs.len(), 2);
+    assert!(jobs.iter().all(|j| j.host.as_deref() == Some("gpu1")));
+    assert_eq!(sup.executing(), 1);
+    // This machine's slot dies meanwhile: it is recreated at once all the same.
+    let urgent = sup.polled(poll(Vec::new(), None), 2_000);
+    let names: Vec<(&str, Option<&str>)> = urgent
+        .iter()
+        .map(|j| (j.name.as_str(), j.host.as_deref()))
+        .collect();
+    assert_eq!(names, [("loc-0", None)]);
+    assert_eq!(sup.executing(), 2);
+    // Nothing more for gpu1 while its batch is out.
+    assert!(sup.reconcile_tick(3_000).is_empty());
+}

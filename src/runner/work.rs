@@ -89,49 +89,9 @@ impl PollJob {
     }
 }
 
-/// Runs op jobs against tmux: each host's one after the other, in order, and the hosts side by
-/// side (a host slow to answer holds up no other's). Once tmux says the supervisor is
-/// stopping, the jobs still queued are not run: they come back as not run.
+/// Runs op jobs one after the other against tmux, each on its session's host. Once tmux says
+/// the supervisor is stopping, the jobs still queued are not run: they come back as not run.
 pub fn execute(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
-    let mut hosts: Vec<Option<String>> = Vec::new();
-    for j in &jobs {
-        if !hosts.contains(&j.host) {
-            hosts.push(j.host.clone());
-        }
-    }
-    if hosts.len() <= 1 {
-        return execute_in_order(tmux, jobs);
-    }
-    let mut groups: Vec<Vec<(usize, OpJob)>> = vec![Vec::new(); hosts.len()];
-    for (i, j) in jobs.into_iter().enumerate() {
-        let g = hosts.iter().position(|h| *h == j.host).unwrap_or(0);
-        groups[g].push((i, j));
-    }
-    let mut done: Vec<(usize, OpResult)> = std::thread::scope(|s| {
-        let running: Vec<_> = groups
-            .into_iter()
-            .map(|group| {
-                s.spawn(move || {
-                    let (order, jobs): (Vec<usize>, Vec<OpJob>) = group.into_iter().unzip();
-                    order
-                        .into_iter()
-                        .zip(execute_in_order(tmux, jobs))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        running
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
-}
-
-/// Runs op jobs one after the other; once tmux says the supervisor is stopping, the rest
-/// come back as not run.
-fn execute_in_order(tmux: &dyn Tmux, jobs: Vec<OpJob>) -> Vec<OpResult> {
     let mut stopping = false;
     jobs.into_iter()
         .map(|job| {
@@ -221,11 +181,16 @@ pub fn spawn_poll(tmux: Arc<dyn Tmux>, job: PollJob, tx: mpsc::UnboundedSender<W
     });
 }
 
-/// Runs op jobs on a blocking thread and posts the results.
-pub fn spawn_execute(tmux: Arc<dyn Tmux>, jobs: Vec<OpJob>, tx: mpsc::UnboundedSender<Work>) {
-    if jobs.is_empty() {
-        return;
+/// Runs op jobs on blocking threads, one batch per host (each in order, the hosts side by
+/// side: a host slow to answer holds up no other's), and posts each batch's results as it
+/// comes back (the controller counts the batches: [`crate::jobs::by_host`]).
+pub fn spawn_execute(tmux: &Arc<dyn Tmux>, jobs: Vec<OpJob>, tx: &mpsc::UnboundedSender<Work>) {
+    for batch in crate::jobs::by_host(jobs) {
+        spawn_batch(Arc::clone(tmux), batch, tx.clone());
     }
+}
+
+fn spawn_batch(tmux: Arc<dyn Tmux>, jobs: Vec<OpJob>, tx: mpsc::UnboundedSender<Work>) {
     tokio::task::spawn_blocking(move || {
         // A result always comes back, so the loop never waits forever for an op.
         let names = jobs.clone();

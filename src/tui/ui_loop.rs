@@ -76,7 +76,7 @@ impl Performer {
             }
 
             Effect::Execute(jobs) => {
-                spawn_execute(Arc::clone(&self.tmux), jobs, self.work_tx.clone());
+                spawn_execute(&self.tmux, jobs, &self.work_tx);
             }
             Effect::PollSoon => self.poll_tick.reset_immediately(),
             Effect::Save => self.persist.save(&mut app.sup, now),

@@ -130,9 +130,11 @@ fn control_name(target: &SshTarget<'_>) -> String {
     format!("ssh-{:016x}", h.finish())
 }
 
-/// The argv as one line for a POSIX shell (sh, bash, zsh, and fish alike): every element in
-/// single quotes, a `'` inside as `'\''`; plain words (letters, digits, `-_./=:,@%+`) as
-/// they are.
+/// The argv as one line for the remote user's shell, read alike by sh, dash, bash, zsh and
+/// fish: every element in single quotes, except `'` and `\`, each written outside them
+/// backslashed (`\'`, `\\`: fish reads both as escapes even inside single quotes); plain
+/// words (letters, digits, `-_./`) as they are. `=` is not plain (zsh expands `=word` into a
+/// path), nor `%` (fish expands `%self`), nor `~`. csh and tcsh are not supported.
 pub fn remote_line(argv: &[OsString]) -> OsString {
     let mut line = Vec::new();
     for (i, arg) in argv.iter().enumerate() {
@@ -146,27 +148,39 @@ pub fn remote_line(argv: &[OsString]) -> OsString {
 
 fn quote_into(arg: &OsStr, out: &mut Vec<u8>) {
     let bytes = arg.as_bytes();
-    let plain = !bytes.is_empty()
-        && bytes.iter().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'_' | b'.' | b'/' | b'=' | b':' | b',' | b'@' | b'%' | b'+'
-                )
-        });
+    if bytes.is_empty() {
+        out.extend_from_slice(b"''");
+        return;
+    }
+    let plain = bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'));
     if plain {
         out.extend_from_slice(bytes);
         return;
     }
-    out.push(b'\'');
+    // Runs of other bytes in single quotes (never an empty pair: zsh's RC_QUOTES reads `''`
+    // inside quotes as a quote), each `'` and `\` between them, backslashed.
+    let mut quoted = false;
     for &b in bytes {
-        if b == b'\'' {
-            out.extend_from_slice(b"'\\''");
+        if matches!(b, b'\'' | b'\\') {
+            if quoted {
+                out.push(b'\'');
+                quoted = false;
+            }
+            out.push(b'\\');
+            out.push(b);
         } else {
+            if !quoted {
+                out.push(b'\'');
+                quoted = true;
+            }
             out.push(b);
         }
     }
-    out.push(b'\'');
+    if quoted {
+        out.push(b'\'');
+    }
 }
 
 #[cfg(test)]
@@ -179,28 +193,37 @@ mod tests {
         remote_line(&words).into_string().unwrap()
     }
 
-    /// What `sh -c` makes of the line: each argument on its own line, as `printf` got it.
-    fn through_sh(args: &[&str]) -> Vec<String> {
-        let mut words: Vec<OsString> = vec!["printf".into(), "%s\\0".into()];
+    /// What `SHELL -c` makes of the line: the arguments as printf got them; `None` when that
+    /// shell is not installed here.
+    fn through(shell: &str, args: &[&str]) -> Option<Vec<String>> {
+        let mut words: Vec<OsString> = vec!["/usr/bin/printf".into(), "%s\\0".into()];
         words.extend(args.iter().map(OsString::from));
-        let out = Command::new("sh")
+        let out = Command::new(shell)
             .arg("-c")
             .arg(remote_line(&words))
+            .env("HOME", "/nonexistent")
             .output()
-            .unwrap();
-        assert!(out.status.success());
+            .ok()?;
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).unwrap();
-        text.split_terminator('\0').map(str::to_string).collect()
+        Some(text.split_terminator('\0').map(str::to_string).collect())
     }
 
     #[test]
     fn plain_words_stay_and_the_rest_is_quoted() {
         assert_eq!(
-            line(&["tmux", "-u", "-L", "agents", "%3"]),
-            "tmux -u -L agents %3"
+            line(&["tmux", "-u", "-L", "agents", "/usr/bin/x"]),
+            "tmux -u -L agents /usr/bin/x"
         );
         assert_eq!(line(&["a b", ""]), "'a b' ''");
         assert_eq!(line(&["it's"]), "'it'\\''s'");
+        assert_eq!(line(&["a\\b'"]), "'a'\\\\'b'\\'");
+        assert_eq!(line(&["''"]), "\\'\\'");
+        assert_eq!(line(&["=ccl-auto-11:", "%3"]), "'=ccl-auto-11:' '%3'");
         assert_eq!(line(&["$3"]), "'$3'");
     }
 
@@ -225,8 +248,23 @@ mod tests {
             "",
             "-n",
             "ünïcödé",
+            "a\\",
+            "\\'",
+            "x\\';touch /tmp/never;#",
+            "=ls",
+            "%self",
+            "~root",
+            "!!",
+            "{a,b}",
+            "[ab]*",
         ];
-        assert_eq!(through_sh(&hostile), hostile);
+        // sh is everywhere; the others where installed (CI may have only sh and bash).
+        assert_eq!(through("sh", &hostile).unwrap(), hostile);
+        for shell in ["dash", "bash", "zsh", "fish"] {
+            if let Some(got) = through(shell, &hostile) {
+                assert_eq!(got, hostile, "{shell}");
+            }
+        }
     }
 
     #[test]
@@ -276,5 +314,20 @@ mod tests {
             .collect();
         assert!(args.contains(&"ControlPath=none".to_string()), "{args:?}");
         assert_eq!(tty.get_args().next().unwrap(), "-t");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Any argument without a NUL (which no argv can hold) arrives as it was, in every
+        /// shell installed here.
+        #[test]
+        fn any_argument_arrives_exactly(args in proptest::collection::vec("[^\\x00]{0,12}", 1..4)) {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            for shell in ["sh", "dash", "bash", "zsh", "fish"] {
+                if let Some(got) = through(shell, &args) {
+                    proptest::prop_assert_eq!(&got, &args, "{}", shell);
+                }
+            }
+        }
     }
 }

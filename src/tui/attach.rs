@@ -39,14 +39,16 @@ fn attach_command(cli: &TmuxCli, name: &str) -> std::process::Command {
 
 /// Inside tmux: `tmux new-window -n NAME@HOST -- ssh -t HOST tmux attach-session -t =NAME:`
 /// in the UI's own session (`$TMUX` says which server and session that is), so the operator
-/// is in the agent's pane at once and closes the window to come back.
+/// is in the agent's pane at once and closes the window to come back. tmux expands `-n` as a
+/// format (`#(cmd)` runs a command here), and another host's session name is anyone's text
+/// there: the window is named with its plain characters only.
 pub(super) fn in_new_window(cli: &TmuxCli, host: &str, name: &str) -> Result<(), String> {
     let attach = attach_command(cli, name);
     let mut command = std::process::Command::new("tmux");
     command
         .arg("new-window")
         .arg("-n")
-        .arg(format!("{name}@{host}"))
+        .arg(window_name(name, host))
         .arg("--")
         .arg(attach.get_program())
         .args(attach.get_args())
@@ -61,6 +63,23 @@ pub(super) fn in_new_window(cli: &TmuxCli, host: &str, name: &str) -> Result<(),
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
+}
+
+/// `NAME@HOST` with every character but letters, digits, `-`, `_` and `.` as `_`: nothing
+/// tmux could expand.
+fn window_name(name: &str, host: &str) -> String {
+    let plain = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!("{}@{}", plain(name), plain(host))
 }
 
 /// Hands the terminal to `tmux attach-session -t =NAME:` and takes it back when the operator
@@ -147,4 +166,20 @@ async fn end_client(child: &mut Child) -> std::io::Result<ExitStatus> {
     // It had no time to give the terminal back: the main screen and the cursor.
     let _ = crossterm::execute!(std::io::stdout(), LeaveAlternateScreen, Show);
     status
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_window_name_holds_nothing_tmux_expands() {
+        assert_eq!(super::window_name("gpu-1", "gpu1"), "gpu-1@gpu1");
+        assert_eq!(
+            super::window_name("#(touch /tmp/x)", "gpu1"),
+            "__touch__tmp_x_@gpu1"
+        );
+        assert_eq!(
+            super::window_name("a;b #{pane_id}", "h"),
+            "a_b___pane_id_@h"
+        );
+    }
 }

@@ -390,3 +390,48 @@ fn a_secret_in_a_pools_environment_is_in_no_long_lived_command_line() {
         );
     }
 }
+
+#[test]
+fn a_remote_shell_that_prints_on_every_command_changes_nothing() {
+    if !sshd_or_skip("a_remote_shell_that_prints_on_every_command_changes_nothing") {
+        return;
+    }
+    let (mut a, b) = (Host::start("a"), Host::start("b"));
+    // bash reads BASH_ENV for every command sshd runs: a chatty rc file, on stdout and stderr.
+    let rc = a.sshd.dir().join("chatty.sh");
+    std::fs::write(&rc, "echo 'Welcome to a! 4242\t$0\t%0'\necho 'motd' >&2\n").unwrap();
+    a.sshd.set_env(&format!("BASH_ENV={}", rc.display()));
+    assert!(
+        a.sshd.ssh_ok(&["true"]).contains("Welcome"),
+        "the rc file does not run"
+    );
+    let here = TestServer::new();
+    let home = Home::new();
+    let out = home.path().join("env");
+    let pool = serde_json::json!({
+        "name": "e", "prefix": "we-", "max": 1, "restart": "always", "host": "a",
+        "env": {"V": "applied"},
+        "command": ["sh", "-c", format!("printf %s \"$V\" > '{}'; exec sleep 1000", out.display())],
+    });
+    let cfg = home.config(&config(&a, &b, &[&pool.to_string()]));
+    let _daemon = Daemon::start(&home, &here, &cfg);
+    // The create's second call (the real command, with its environment) ran: the ids were
+    // found under the banner.
+    home.wait("the pane on a got its environment", || {
+        std::fs::read_to_string(&out).is_ok_and(|s| s == "applied")
+    });
+    let (_, json) = home.check_json(&here, &cfg);
+    assert_eq!(slot(&json, "we-0")["present"], true, "{json}");
+    assert_eq!(slot(&json, "we-0")["command"], "sleep", "{json}");
+    // The banner's forged-looking line made no session of its own.
+    assert!(!json.to_string().contains("Welcome"), "{json}");
+    // Killed, it is created again, with its environment.
+    let pid = a.tmux.display("we-0", "#{pane_pid}");
+    std::fs::remove_file(&out).unwrap();
+    a.tmux.tmux_ok(&["kill-session", "-t", "=we-0:"]);
+    home.wait("we-0 is back with its environment", || {
+        std::fs::read_to_string(&out).is_ok_and(|s| s == "applied")
+            && has(&a.tmux, "we-0")
+            && a.tmux.display("we-0", "#{pane_pid}") != pid
+    });
+}

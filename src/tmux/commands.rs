@@ -56,6 +56,18 @@ impl TmuxCli {
     }
 }
 
+/// `PID\t$S\t%P`, as `new-session -P` prints it.
+fn new_ids(line: &str) -> Option<(u32, &str, &str)> {
+    let mut f = line.split('\t');
+    let (Some(pid), Some(session_id), Some(pane_id), None) =
+        (f.next(), f.next(), f.next(), f.next())
+    else {
+        return None;
+    };
+    let pid = pid.parse().ok()?;
+    (is_id(session_id, '$') && is_id(pane_id, '%')).then_some((pid, session_id, pane_id))
+}
+
 fn bad_ids(stdout: &str) -> TmuxError {
     TmuxError::BadOutput(format!("new-session -P printed {:?}", stdout.trim_end()))
 }
@@ -181,16 +193,8 @@ impl Tmux for TmuxCli {
                 message,
             });
         }
-        let line = stdout.lines().next().unwrap_or_default();
-        let mut f = line.split('\t');
-        let (Some(pid), Some(session_id), Some(pane_id), None) =
-            (f.next(), f.next(), f.next(), f.next())
-        else {
-            return Err(bad_ids(&stdout));
-        };
-        let (Ok(server_pid), true, true) =
-            (pid.parse(), is_id(session_id, '$'), is_id(pane_id, '%'))
-        else {
+        // The last line of that shape: over ssh, the remote user's shell may print before it.
+        let Some((server_pid, session_id, pane_id)) = stdout.lines().rev().find_map(new_ids) else {
             return Err(bad_ids(&stdout));
         };
         if !launch.env.is_empty() {
@@ -278,11 +282,15 @@ impl Tmux for TmuxCli {
             Target::Pane(pane.clone()).validate()?;
         }
         let marker = unique_marker();
-        let mut args = Vec::new();
+        // A marker first: what comes before it is not tmux's (over ssh, the remote user's
+        // shell may print something), and each pane's text ends at a marker.
+        let mut args = vec![
+            Arg::plain("display-message"),
+            Arg::plain("-p"),
+            Arg::plain(marker.as_str()),
+        ];
         for pane in panes {
-            if !args.is_empty() {
-                args.push(Arg::Separator);
-            }
+            args.push(Arg::Separator);
             args.extend(capture_args(pane, lines));
             args.extend([
                 Arg::Separator,
@@ -303,14 +311,14 @@ impl Tmux for TmuxCli {
                     current.push_str(row);
                 }
             }
-            if chunks.len() == panes.len() {
-                for (pane, chunk) in panes.iter().zip(chunks) {
+            if chunks.len() == panes.len() + 1 {
+                for (pane, chunk) in panes.iter().zip(chunks.into_iter().skip(1)) {
                     result.insert(pane.clone(), last_lines(&chunk, lines));
                 }
                 return Ok(result);
             }
             tracing::warn!(
-                expected = panes.len(),
+                expected = panes.len() + 1,
                 found = chunks.len(),
                 "chained capture returned the wrong number of markers; capturing one by one"
             );

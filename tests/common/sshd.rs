@@ -93,6 +93,8 @@ pub struct TestHost {
     /// Started and not yet seen refused: only then may a process holding a socket on the
     /// port be ours (once stopped, the port may be another test's).
     live: bool,
+    /// More `NAME=VALUE` for the sessions' environment (sshd's `SetEnv`).
+    env: Vec<String>,
 }
 
 impl TestHost {
@@ -125,6 +127,7 @@ impl TestHost {
             user,
             child: None,
             live: false,
+            env: Vec::new(),
         };
         // A free port is free only until someone else binds it: a lost race is another try.
         let mut last = String::new();
@@ -138,6 +141,14 @@ impl TestHost {
             }
         }
         panic!("sshd for host {name}: no free port after 5 tries; last log:\n{last}");
+    }
+
+    /// Every session on this host gets `assignment` (`NAME=VALUE`) in its environment from
+    /// now on (the host is started again with it: same port, same keys).
+    pub fn set_env(&mut self, assignment: &str) {
+        self.env.push(assignment.to_owned());
+        self.write_config();
+        self.start_again();
     }
 
     /// The host back after [`stop`](Self::stop): same port, same keys, same config.
@@ -430,7 +441,8 @@ impl TestHost {
              X11Forwarding no\n\
              # No AcceptEnv: the client's environment stays on the client.\n\
              # bash sources ~/.bashrc for a command from sshd when SHLVL < 2: not here.\n\
-             SetEnv SHLVL=1\n",
+             SetEnv SHLVL=1{env}\n",
+            env = self.env.iter().fold(String::new(), |all, e| all + " " + e),
             name = self.name,
             port = self.port,
             hostkey = d.join("host_ed25519").display(),

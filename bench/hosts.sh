@@ -21,7 +21,8 @@
 #   (b) the bare call: `ssh <the supervisor's own argv for the poll, ControlMaster=auto and its
 #       ControlPath> -- tmux -u -L X list-panes -a -F FORMAT` over the established master, one
 #       host, and both hosts in parallel (`& … wait`); and (b3) the three processes a poll runs
-#       at once: both ssh calls and this machine's own list-panes;
+#       at once: both ssh calls and this machine's own list-panes, and (b4) those again after
+#       200 ms asleep, as the daemon's polls come in phase 1;
 #   (c) a new connection per poll instead: the same with `-o ControlMaster=no -o
 #       ControlPath=none` first, one host and both in parallel;
 #   (d) for scale: `tmux -u -L X list-panes -a -F FORMAT` on host a's server directly;
@@ -466,7 +467,7 @@ us() {
     t1=${EPOCHREALTIME/./}
     echo $((t1 - t0))
 }
-b1=() b2=() b3=() c1=() c2=() d=() e=() f=() a2=() missed2=0
+b1=() b2=() b3=() b4=() c1=() c2=() d=() e=() f=() a2=() missed2=0
 poll2 # the poll that may have been in flight at the stop, and the first after it
 a2=() missed2=0
 for _ in $(seq 1 "$ROUNDS"); do
@@ -474,6 +475,8 @@ for _ in $(seq 1 "$ROUNDS"); do
     b1+=("$(us run OVER_A)")
     b2+=("$(us parallel OVER_A OVER_B)")
     b3+=("$(us parallel OVER_A OVER_B LOCAL_HERE)")
+    sleep 0.2
+    b4+=("$(us parallel OVER_A OVER_B LOCAL_HERE)")
     c1+=("$(us run NEW_A)")
     c2+=("$(us parallel NEW_A NEW_B)")
     d+=("$(us run LOCAL_A)")
@@ -510,10 +513,11 @@ echo "load before: $LOAD_BEFORE; after: $LOAD_AFTER"
 echo "$("$REAL_SSH" -V 2>&1); remote tmux: $remote_tmux"
 echo "phase 1: tmux-supervisor daemon alone, polling every 200 ms; its tmux_supervisor_poll_seconds scraped between polls"
 echo "  (a) one poll of both hosts, in the daemon: $w_polls polls in $((w_t1 - w_t0)) ms, ${#a[@]} alone between two scrapes ($missed scrape(s) saw 2+)"
-echo "phase 2: $ROUNDS rounds, each (a2) (b1) (b2) (b3) (c1) (c2) (d) (e) (f) one after the other"
+echo "phase 2: $ROUNDS rounds, each (a2) (b1) (b2) (b3) (b4) (c1) (c2) (d) (e) (f) one after the other"
 echo "  (a2) one poll of the daemon, continued for it (SIGCONT) and stopped again after it: ${#a2[@]} polls ($missed2 discarded)"
 echo "  (b) ssh <the supervisor's poll argv, the same as the $probe_calls check --json ran> over its master"
 echo "  (b3) (b2) and, at the same time, the list-panes of the daemon's own server (1 session): a poll's 3 processes"
+echo "  (b4) (b3) again after 200 ms asleep, as the daemon's polls come in phase 1"
 echo "  (c) the same ssh with -o ControlMaster=no -o ControlPath=none first: a new connection"
 echo "  (d) tmux -u -L X list-panes -a -F <format> on host a's server, no ssh"
 echo "  (e) ssh -V: the ssh program starting, nothing else"
@@ -527,13 +531,14 @@ row "(a2) supervisor poll, both hosts, in the daemon (phase 2)" "${a2[@]}"
 row "(b1) ssh over the master, host a" "${b1[@]}"
 row "(b2) ssh over the masters, a & b in parallel" "${b2[@]}"
 row "(b3) (b2) & this machine's list-panes" "${b3[@]}"
+row "(b4) (b3) after 200 ms asleep" "${b4[@]}"
 row "(c1) ssh, new connection, host a" "${c1[@]}"
 row "(c2) ssh, new connections, a & b in parallel" "${c2[@]}"
 row "(d) local list-panes, host a's server" "${d[@]}"
 row "(e) ssh -V" "${e[@]}"
 row "(f) ssh -O check over host a's master" "${f[@]}"
 echo
-ma=$(med "${a[@]}") ma2=$(med "${a2[@]}") mb1=$(med "${b1[@]}") mb2=$(med "${b2[@]}") mb3=$(med "${b3[@]}")
+ma=$(med "${a[@]}") ma2=$(med "${a2[@]}") mb1=$(med "${b1[@]}") mb2=$(med "${b2[@]}") mb3=$(med "${b3[@]}") mb4=$(med "${b4[@]}")
 mc1=$(med "${c1[@]}") mc2=$(med "${c2[@]}") md=$(med "${d[@]}") me=$(med "${e[@]}") mf=$(med "${f[@]}")
 echo "| ratio (of medians, phase 2 unless said) | |"
 echo "|---|---:|"
@@ -541,6 +546,8 @@ echo "| (a2) supervisor poll / (b2) bare parallel ssh over the masters | $(ratio
 echo "| (a2) supervisor poll / (b3) the same 3 processes, bare | $(ratio "$ma2" "$mb3") |"
 echo "| (a) supervisor poll, phase 1 / (b2) | $(ratio "$ma" "$mb2") |"
 echo "| (a) _sum/_count of phase 1 / mean of (b2) | $(ratio "$w_mean_us" "$(mean "${b2[@]}")") |"
+echo "| (a) supervisor poll, phase 1 / (b4) the same 3 processes after 200 ms asleep | $(ratio "$ma" "$mb4") |"
+echo "| (b4) after 200 ms asleep / (b3) right after other calls | $(ratio "$mb4" "$mb3") |"
 echo "| (c1) new connection / (b1) over the master, one host | $(ratio "$mc1" "$mb1") |"
 echo "| (c2) new connections / (b2) over the masters, both hosts | $(ratio "$mc2" "$mb2") |"
 echo "| (b1) ssh over the master / (d) local list-panes | $(ratio "$mb1" "$md") |"

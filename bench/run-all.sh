@@ -2,7 +2,8 @@
 # bench/run-all.sh — every benchmark of BENCHMARKS.md in one command: the machine, criterion
 # (pure parts and the UI's rows + frame), the end-to-end poll, the idle cost of the daemon and
 # of the UI (and of the daemon with push off), the kill → back latency with push on and off,
-# and `check` against the bare tmux call.
+# `check` against the bare tmux call, and the poll of two hosts over ssh against the bare ssh
+# calls (needs openssh-server; said and skipped without it).
 # Output goes to the terminal and to target/bench-results/run-DATE.txt.
 #
 # Usage: bench/run-all.sh         (env: SKIP_CRITERION=1, and those of idle.sh / recovery.sh)
@@ -49,6 +50,10 @@ unset TMUX TMUX_PANE
 
     echo "### check --json against the bare list-panes call: bench/check.sh"
     bench/check.sh 2>&1
+    echo
+
+    echo "### hosts over ssh: bench/hosts.sh"
+    bench/hosts.sh 2>&1 || echo "(bench/hosts.sh did not run: exit $?)"
     echo
     echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$out"

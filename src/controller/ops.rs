@@ -207,6 +207,30 @@ impl Supervisor {
                 ""
             };
             let verb = r.job.kind.verb();
+            // A kill of a session that is not the slot of that name (a stray or another
+            // session of that name on another host): said, and no slot's memory touched.
+            let slot_here = self
+                .layout
+                .slot(name)
+                .is_some_and(|i| self.layout.slots[i].host == r.job.host);
+            if !slot_here && matches!(r.job.kind, OpKind::Kill(_)) {
+                let on = r.job.host.as_deref().map_or_else(String::new, |h| format!(" on {h}"));
+                match &r.outcome {
+                    Ok(_) => self.memory.push(
+                        now,
+                        EventKind::Killed,
+                        name,
+                        format!("killed {name}{on}{who}"),
+                    ),
+                    Err(e) => self.memory.push(
+                        now,
+                        EventKind::Error,
+                        name,
+                        format!("kill {name}{on} failed: {e}"),
+                    ),
+                }
+                continue;
+            }
             match r.outcome {
                 // Dropped because the supervisor is stopping: nothing happened to the slot.
                 Err(e) if e.is_stopped() => self.not_done(name, verb, &e, now),

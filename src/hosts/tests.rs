@@ -352,3 +352,34 @@ fn a_host_with_ops_out_holds_up_no_other_hosts_reconcile() {
     // Nothing more for gpu1 while its batch is out.
     assert!(sup.reconcile_tick(3_000).is_empty());
 }
+
+#[test]
+fn killing_a_session_of_a_slots_name_on_another_host_leaves_the_slot_alone() {
+    use crate::jobs::{Done, OpResult};
+    let mut sup = split();
+    // This machine's manual slot ccl-0, started by the supervisor; a ccl-0 on gpu1 too.
+    let mine = pane("ccl-0", 1);
+    sup.memory.slot_mut("ccl-0").pane = Some(crate::memory::OwnedPane {
+        server_pid: mine.server_pid,
+        session_id: mine.session_id.clone(),
+        pane_id: mine.pane_id.clone(),
+    });
+    sup.on_poll(poll(vec![mine, on_gpu1("ccl-0", 1)], None), 1_000);
+    let job = sup.kill_on(Some("gpu1"), "ccl-0", 1_000);
+    assert_eq!(job.host.as_deref(), Some("gpu1"));
+    let crate::jobs::OpKind::Kill(Target::Session(id)) = &job.kind else {
+        panic!("{job:?}")
+    };
+    assert_eq!(id, "$1@gpu1");
+    assert!(sup.memory.slot("ccl-0").unwrap().in_flight.is_none());
+    sup.executed(
+        vec![OpResult {
+            job,
+            outcome: Ok(Done::Killed),
+        }],
+        1_100,
+    );
+    let m = sup.memory.slot("ccl-0").unwrap();
+    assert_eq!(m.pane.as_ref().map(|p| p.pane_id.as_str()), Some("%1"));
+    assert!(sup.memory.events.iter().any(|e| e.text == "killed ccl-0 on gpu1 (by the operator)"));
+}

@@ -263,7 +263,10 @@ pub fn report(layout: &Layout, obs: &Observation, memory: &Memory, server: &str)
         others: obs
             .others
             .iter()
-            .map(|p| crate::app::selection::entry_key(p.host(), &p.session_name))
+            .map(|p| match p.host() {
+                None => p.session_name.clone(),
+                Some(h) => format!("{}@{h}", p.session_name),
+            })
             .collect(),
         hosts,
         problems,

@@ -73,8 +73,7 @@ pub struct Layout {
     by_name: HashMap<String, usize>,
     /// (stem, pool name, the pool's host), longest stem first.
     stems: Vec<(String, String, Option<String>)>,
-    /// The hosts slots are on, in config order (`hosts:` is sorted by name), without this
-    /// machine.
+    /// The other hosts of the config (`hosts:`), by name; this machine is not among them.
     pub hosts: Vec<String>,
 }
 
@@ -158,13 +157,8 @@ impl Layout {
             .filter(|(s, _, _)| !s.is_empty())
             .collect();
         stems.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        let mut hosts: Vec<String> = Vec::new();
-        for h in slots.iter().filter_map(|s| s.host.as_ref()) {
-            if !hosts.contains(h) {
-                hosts.push(h.clone());
-            }
-        }
-        hosts.sort();
+        // Every other host, with slots or not (its sessions are shown too).
+        let hosts: Vec<String> = cfg.hosts.keys().cloned().collect();
         Layout {
             slots,
             groups,

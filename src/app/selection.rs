@@ -40,21 +40,19 @@ impl Entry<'_> {
         self.pane.is_some()
     }
 
-    /// What the selection keeps: a slot's name (unique across hosts), another host's stray
-    /// or other session's name with the host (two hosts may each have a `main`).
+    /// What the selection keeps: the name of a session of this machine, `HOST:NAME` for
+    /// another host's (two hosts may each have a `main`; no session name holds a `:`, tmux
+    /// rewrites it, so no name of this machine's reads as another host's).
     pub fn key(&self) -> String {
-        match self.kind {
-            Kind::Slot(_) => self.name.to_string(),
-            _ => entry_key(self.host, self.name),
-        }
+        entry_key(self.host, self.name)
     }
 }
 
-/// The selection key of a session named `name` on `host`: `name`, or `name@host`.
+/// The selection key of a session named `name` on `host`: `name`, or `HOST:NAME`.
 pub fn entry_key(host: Option<&str>, name: &str) -> String {
     match host {
         None => name.to_string(),
-        Some(h) => format!("{name}@{h}"),
+        Some(h) => format!("{h}:{name}"),
     }
 }
 
@@ -67,6 +65,8 @@ pub struct Selection<'a> {
     pub strays: Vec<Entry<'a>>,
     /// Empty unless the other sessions are shown.
     pub others: Vec<Entry<'a>>,
+    /// This machine (`None`), then each other host: the order the screen groups them in.
+    pub places: Vec<Option<&'a str>>,
 }
 
 /// True when `name` passes the name filter (case-insensitive substring).
@@ -82,7 +82,12 @@ impl<'a> Selection<'a> {
         filter: &str,
         show_others: bool,
     ) -> Self {
-        let mut out = Selection::default();
+        let mut out = Selection {
+            places: std::iter::once(None)
+                .chain(layout.hosts.iter().map(|h| Some(h.as_str())))
+                .collect(),
+            ..Selection::default()
+        };
         for (g, group) in layout.groups.iter().enumerate() {
             let members: Vec<Entry<'a>> = group
                 .slots
@@ -133,13 +138,17 @@ impl<'a> Selection<'a> {
         out
     }
 
-    /// Every entry, in screen order.
+    /// Every entry, in screen order: per place (this machine, then each host), its pools'
+    /// slots, its strays, its other sessions.
     pub fn entries(&self) -> impl Iterator<Item = &Entry<'a>> {
-        self.pools
-            .iter()
-            .flat_map(|(_, members)| members)
-            .chain(&self.strays)
-            .chain(&self.others)
+        self.places.iter().flat_map(move |&place| {
+            self.pools
+                .iter()
+                .filter(move |(_, members)| members.first().is_some_and(|e| e.host == place))
+                .flat_map(|(_, members)| members)
+                .chain(self.strays.iter().filter(move |e| e.host == place))
+                .chain(self.others.iter().filter(move |e| e.host == place))
+        })
     }
 
     /// The keys of the entries ([`Entry::key`]), in screen order.

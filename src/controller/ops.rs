@@ -214,7 +214,11 @@ impl Supervisor {
                 .slot(name)
                 .is_some_and(|i| self.layout.slots[i].host == r.job.host);
             if !slot_here && matches!(r.job.kind, OpKind::Kill(_)) {
-                let on = r.job.host.as_deref().map_or_else(String::new, |h| format!(" on {h}"));
+                let on = r
+                    .job
+                    .host
+                    .as_deref()
+                    .map_or_else(String::new, |h| format!(" on {h}"));
                 match &r.outcome {
                     Ok(_) => self.memory.push(
                         now,

@@ -381,5 +381,10 @@ fn killing_a_session_of_a_slots_name_on_another_host_leaves_the_slot_alone() {
     );
     let m = sup.memory.slot("ccl-0").unwrap();
     assert_eq!(m.pane.as_ref().map(|p| p.pane_id.as_str()), Some("%1"));
-    assert!(sup.memory.events.iter().any(|e| e.text == "killed ccl-0 on gpu1 (by the operator)"));
+    assert!(
+        sup.memory
+            .events
+            .iter()
+            .any(|e| e.text == "killed ccl-0 on gpu1 (by the operator)")
+    );
 }

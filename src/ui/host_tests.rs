@@ -74,7 +74,7 @@ fn app() -> App {
     ));
     sup.on_poll(then, NOW);
     let mut app = App::new(sup, "-L agents", false);
-    app.selected = Some("gpu-1".to_string());
+    app.selected = Some("gpu1:gpu-1".to_string());
     app
 }
 
@@ -143,7 +143,7 @@ fn nothing_is_done_on_a_host_that_does_not_answer() {
     }
     // gpu2 answers: its slot is recreated as usual (it asks first: it is kept alive).
     let mut app = app();
-    app.selected = Some("build-0".to_string());
+    app.selected = Some("gpu2:build-0".to_string());
     update(&mut app, key(KeyCode::Char('r')), NOW);
     assert!(app.confirm.is_some() || app.status.is_some());
     let said = app
@@ -152,4 +152,61 @@ fn nothing_is_done_on_a_host_that_does_not_answer() {
         .map(|s| s.text.clone())
         .unwrap_or_default();
     assert!(!said.contains("unreachable"), "{said}");
+}
+
+#[test]
+fn the_keys_walk_the_screen_in_its_order_and_no_two_sessions_share_a_key() {
+    use crate::app::{Msg, update};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = app();
+    // Sessions of this machine named like gpu1's slot and like gpu2's `main` written with its
+    // host (a `:` no session name can hold: tmux rewrites it).
+    let mut sup_poll = polled(
+        vec![
+            pane("ccl-auto-11", 1),
+            pane("gpu-0", 7),
+            pane("main@gpu2", 8),
+            on("gpu2", "build-0", 4),
+            on("gpu2", "build-1", 5),
+            on("gpu2", "main", 6),
+        ],
+        &[],
+    );
+    sup_poll.snapshot.hosts = vec![
+        HostPoll {
+            name: "gpu1".into(),
+            error: Some("down".into()),
+        },
+        HostPoll {
+            name: "gpu2".into(),
+            error: None,
+        },
+    ];
+    app.show_others = true;
+    app.sup.on_poll(sup_poll, NOW + 1_000);
+    let screen: Vec<String> = rows(&app, NOW)
+        .iter()
+        .filter_map(|r| r.session().map(|s| s.key.clone()))
+        .collect();
+    let keys = app.selection().names();
+    assert_eq!(keys, screen);
+    let mut unique = keys.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), keys.len(), "{keys:?}");
+    for k in ["gpu-0", "gpu1:gpu-0", "main@gpu2", "gpu2:main"] {
+        assert!(keys.contains(&k.to_string()), "{k} not in {keys:?}");
+    }
+    // j walks them in that order.
+    app.selected = Some(keys[0].clone());
+    let mut walked = vec![keys[0].clone()];
+    for _ in 1..keys.len() {
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)),
+            NOW,
+        );
+        walked.push(app.selected.clone().unwrap());
+    }
+    assert_eq!(walked, keys);
 }

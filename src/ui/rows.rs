@@ -3,7 +3,7 @@
 //! strays, others) with every text already decided; drawing only lays them out.
 
 use crate::app::App;
-use crate::app::selection::{Entry, Kind};
+use crate::app::selection::{Entry, Kind, entry_key};
 use crate::observe::{Cause, SlotStatus, State, exit_words};
 use crate::reconcile::next_start_allowed;
 use crate::time::{Millis, age_since_secs, ms_until, short_age};
@@ -134,7 +134,7 @@ fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
             restarts: String::new(),
             note: "waiting for the first poll".to_string(),
             live: false,
-            key: s.name.clone(),
+            key: entry_key(s.host.as_deref(), &s.name),
             host: s.host.clone(),
         };
     };
@@ -210,7 +210,7 @@ fn slot_row(app: &App, slot: usize, now: Millis) -> SessionRow<'static> {
         },
         note: note.join(", "),
         live: pane.is_some(),
-        key: s.name.clone(),
+        key: entry_key(s.host.as_deref(), &s.name),
         host: s.host.clone(),
     }
 }
@@ -308,8 +308,7 @@ pub fn rows(app: &App, now: Millis) -> Vec<Row<'_>> {
         host_rows(app, &shown, None, now, &mut out);
         return out;
     }
-    let places = std::iter::once(None).chain(sup.layout.hosts.iter().map(|h| Some(h.as_str())));
-    for place in places {
+    for place in shown.places.clone() {
         let mut rows = Vec::new();
         host_rows(app, &shown, place, now, &mut rows);
         if rows.is_empty() {

@@ -24,8 +24,19 @@ pub fn remember(
     memory: &mut Memory,
     now: Millis,
 ) {
+    let down: Vec<String> = obs
+        .hosts
+        .iter()
+        .filter(|h| !h.up)
+        .map(|h| h.name.clone())
+        .collect();
     for st in &mut obs.slots {
         let slot = &layout.slots[st.slot];
+        // A host that does not answer: its slots show what was last known, which is no news
+        // (no healthy streak goes on, no crash is found).
+        if slot.host.as_ref().is_some_and(|h| down.contains(h)) {
+            continue;
+        }
         let events = remember_slot(st, slot, backoff, memory.slot_mut(&slot.name), now);
         for (kind, text) in events {
             memory.push(now, kind, &slot.name, text);

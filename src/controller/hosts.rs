@@ -12,8 +12,17 @@ use crate::time::Millis;
 use crate::tmux::HostPoll;
 
 impl Supervisor {
-    /// Folds the hosts' answers of a poll into what is known of each and into `obs`.
-    pub(super) fn fold_hosts(&mut self, answers: &[HostPoll], obs: &mut Observation, now: Millis) {
+    /// Folds the hosts' answers of a poll into what is known of each and into `obs`. Returns
+    /// the hosts read now for the first time since they were last not (or since the start):
+    /// what their slots were before is not known, so nothing of theirs is a transition now
+    /// (no crash is found, no notice sent, as for every slot at the first poll).
+    pub(super) fn fold_hosts(
+        &mut self,
+        answers: &[HostPoll],
+        obs: &mut Observation,
+        now: Millis,
+    ) -> Vec<String> {
+        let mut fresh = Vec::new();
         for a in answers {
             let was = self.hosts.get(&a.name).map(|h| h.up);
             let h = self
@@ -27,6 +36,9 @@ impl Supervisor {
                 });
             match &a.error {
                 None => {
+                    if was != Some(true) {
+                        fresh.push(a.name.clone());
+                    }
                     h.up = true;
                     h.reason = None;
                     h.last_seen = Some(now);
@@ -57,6 +69,13 @@ impl Supervisor {
             }
         }
         obs.hosts = self.hosts.values().cloned().collect();
+        for slot in &self.layout.slots {
+            if slot.host.as_ref().is_some_and(|h| fresh.contains(h))
+                && let Some(m) = self.memory.slots.get_mut(&slot.name)
+            {
+                m.last_state = None;
+            }
+        }
         let down: BTreeSet<&str> = obs
             .hosts
             .iter()
@@ -64,7 +83,7 @@ impl Supervisor {
             .map(|h| h.name.as_str())
             .collect();
         if down.is_empty() {
-            return;
+            return fresh;
         }
         let is_down = |host: Option<&str>| host.is_some_and(|h| down.contains(h));
         for st in &mut obs.slots {
@@ -95,6 +114,28 @@ impl Supervisor {
             obs.others
                 .extend(before.others.iter().filter(|p| is_down(p.host())).cloned());
         }
+        fresh
+    }
+
+    /// The states before this poll, as transitions are counted: those of the slots of a
+    /// `fresh` host (see [`Supervisor::fold_hosts`]) are taken as they are now.
+    pub(super) fn before_for(
+        &self,
+        before: &[State],
+        fresh: &[String],
+        obs: &Observation,
+    ) -> Vec<State> {
+        let mut out = before.to_vec();
+        for st in &obs.slots {
+            let on_fresh = self.layout.slots[st.slot]
+                .host
+                .as_ref()
+                .is_some_and(|h| fresh.contains(h));
+            if on_fresh && let Some(b) = out.get_mut(st.slot) {
+                *b = st.state;
+            }
+        }
+        out
     }
 
     /// How many of the other hosts answered the last poll, and how many there are.

@@ -62,7 +62,7 @@ impl Supervisor {
             hooks: &hooks,
         };
         let mut obs = observe_all(&self.layout, &self.config.agent, &seen, &self.memory, now);
-        self.fold_hosts(&result.snapshot.hosts, &mut obs, now);
+        let fresh = self.fold_hosts(&result.snapshot.hosts, &mut obs, now);
         self.follow_hook_sessions(&obs);
         let before: Vec<State> = self
             .last
@@ -77,6 +77,7 @@ impl Supervisor {
             now,
         );
         self.settle_conditions(&mut obs, now);
+        let before = self.before_for(&before, &fresh, &obs);
         self.log_state_changes(&before, &obs);
         self.outbox
             .add(&before, &obs, &self.layout, &self.config.notify, now);

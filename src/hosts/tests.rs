@@ -388,3 +388,30 @@ fn killing_a_session_of_a_slots_name_on_another_host_leaves_the_slot_alone() {
             .any(|e| e.text == "killed ccl-0 on gpu1 (by the operator)")
     );
 }
+
+#[test]
+fn a_host_read_late_or_again_is_no_news_and_its_outage_no_crash() {
+    let mut cfg =
+        Config::parse_with_home(SPLIT, "split", std::path::Path::new("/home/op")).unwrap();
+    cfg.notify.command = vec!["true".into()];
+    let mut sup = crate::controller::Supervisor::without_memory(cfg);
+    // The first poll does not reach gpu1 (a cold connection); the second does, and a slot
+    // there is dead: what it was before is not known, so no notice and no crash.
+    sup.on_poll(poll(Vec::new(), Some("no answer within 2 s")), 1_000);
+    let dead = crate::fixtures::dead(on_gpu1("ccl-auto-11", 1), 1);
+    let working = crate::fixtures::running(on_gpu1("ccl-auto-12", 2), "claude");
+    sup.on_poll(poll(vec![dead.clone(), working.clone()], None), 2_000);
+    assert!(sup.outbox.take().is_empty());
+    // Working, then the host is gone a while, then back without that slot: not a crash
+    // while working (the supervisor did not see it end).
+    let mut working_now = working.clone();
+    working_now.window_activity = 3;
+    sup.on_poll(poll(vec![dead.clone(), working_now], None), 3_000);
+    let i = sup.layout.slot("ccl-auto-12").unwrap();
+    sup.on_poll(poll(Vec::new(), Some("ssh: Connection refused")), 4_000);
+    sup.on_poll(poll(vec![dead], None), 5_000);
+    assert_ne!(sup.last.as_ref().unwrap().slots[i].state, State::Failed);
+    let m = sup.memory.slot("ccl-auto-12").unwrap();
+    assert!(m.failed.is_none(), "{:?}", m.failed);
+    assert!(sup.outbox.take().iter().all(|n| n.slot != "ccl-auto-12"));
+}

@@ -51,6 +51,8 @@ pub struct HostStatus {
 pub struct Fleet {
     local: TmuxCli,
     remotes: Vec<Arc<Remote>>,
+    /// How long a poll waits for the other hosts ([`HOST_WAIT`] unless told).
+    wait: Duration,
 }
 
 struct Remote {
@@ -127,7 +129,13 @@ impl Fleet {
     pub fn new(local: TmuxCli, config: &Config) -> Self {
         // The shared connections' sockets go in the state dir only when it is this user's
         // alone (`check` may run on one it only warns about, or one not made yet).
-        let control_dir = (config.state_dir.is_dir()
+        // ssh reads `%` in a ControlPath as a token and a space as the end of the option.
+        let plain = config
+            .state_dir
+            .to_str()
+            .is_some_and(|p| !p.contains(['%', '"', '\'']) && !p.contains(char::is_whitespace));
+        let control_dir = (plain
+            && config.state_dir.is_dir()
             && crate::statedir::check(&config.state_dir).is_ok())
         .then_some(config.state_dir.as_path());
         let remotes = config
@@ -154,7 +162,19 @@ impl Fleet {
                 })
             })
             .collect();
-        Fleet { local, remotes }
+        Fleet {
+            local,
+            remotes,
+            wait: HOST_WAIT,
+        }
+    }
+
+    /// Waits up to `wait` for the other hosts at each poll: `check`, which polls once and
+    /// may have to open the connections first, waits as long as a call may take.
+    #[must_use]
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
     }
 
     /// This machine's client.
@@ -228,7 +248,15 @@ impl Tmux for Fleet {
             let spawned = std::thread::Builder::new()
                 .name(format!("poll {}", remote.name))
                 .spawn(move || {
-                    let result = remote.cli.snapshot();
+                    // A panic must not leave the host marked as having a call out for ever.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        remote.cli.snapshot()
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(TmuxError::BadOutput(
+                            "the poll panicked (see the log)".into(),
+                        ))
+                    });
                     remote.end(&result);
                     let _ = tx.send((i, result));
                 });
@@ -240,7 +268,7 @@ impl Tmux for Fleet {
         }
         drop(tx);
         let mut snap = self.local.snapshot()?;
-        let deadline = started + HOST_WAIT;
+        let deadline = started + self.wait;
         let mut answers = HashMap::new();
         while answers.len() < asked {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -262,7 +290,7 @@ impl Tmux for Fleet {
                 },
                 Some(Err(e)) => hosts[i].error = Some(reason(&e)),
                 None => {
-                    hosts[i].error = Some(format!("no answer within {} s", HOST_WAIT.as_secs()));
+                    hosts[i].error = Some(format!("no answer within {} s", self.wait.as_secs()));
                 }
             }
         }

@@ -224,8 +224,11 @@ fn check(config: &Config, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    // One poll, perhaps on connections it must open first: the other hosts get as long as a
+    // call may take.
+    let wait = tmux.timeout();
     ExitCode::from(check::run(
-        &Fleet::new(tmux, config),
+        &Fleet::new(tmux, config).with_wait(wait),
         config,
         &Store::for_config(config),
         &config.endpoint().label(),

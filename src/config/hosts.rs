@@ -118,6 +118,18 @@ fn host(name: &str, rh: RawHost, ck: &mut Checker<'_>, home: &Path) -> HostConfi
             Some("set at most one: socket_name is tmux -L, socket_path is tmux -S (a path on that host)"),
         );
     }
+    if let Some(p) = socket_path.as_ref().filter(|p| !p.starts_with('/')) {
+        ck.at(
+            &format!("{at}.tmux.socket_path"),
+            format!(
+                "host `{name}`: `tmux.socket_path` `{}` must be an absolute path on that host",
+                p.escape_debug()
+            ),
+            Some(
+                "its `~` is not this machine's: write the path as it is there, or use socket_name",
+            ),
+        );
+    }
     HostConfig {
         name: name.to_string(),
         ssh,
@@ -232,6 +244,11 @@ sessions:
         let err =
             problem("hosts:\n  gpu1:\n    ssh: x\n    tmux: {socket_name: a, socket_path: /b}\n");
         assert!(err.contains("both set"), "{err}");
+        let err = problem("hosts:\n  gpu1: {ssh: x, tmux: {socket_path: ~/t}}\n");
+        assert!(
+            err.contains("must be an absolute path on that host"),
+            "{err}"
+        );
         let err = problem("hosts:\n  gpu1: {ssh: x, tmux: {socket: a}}\n");
         assert!(
             err.contains("unknown key `socket` in `hosts.gpu1.tmux`"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::hosts::{bare, mark};
+use crate::hosts::mark;
 use crate::jobs::{CAPTURE_LINES, Done, OpError, OpJob, OpKind, OpResult, PollJob, PollResult};
 use crate::memory::OwnedPane;
 use crate::observe::panes_to_capture;
@@ -121,7 +121,12 @@ fn run_op(tmux: &dyn Tmux, job: &OpJob) -> Result<Done, TmuxError> {
             None => return Err(TmuxError::Ssh(format!("no host `{h}` in the config"))),
         },
     };
-    let theirs = |id: &str| host.map_or_else(|| id.to_string(), |_| bare(id).to_string());
+    // An id of the job's host, as that server knows it; one of another server is left as it
+    // is (marked), and tmux refuses it as no exact target.
+    let theirs = |id: &str| match (host, id.split_once('@')) {
+        (Some(h), Some((bare_id, of))) if of == h => bare_id.to_string(),
+        _ => id.to_string(),
+    };
     let ours = |id: String| host.map_or_else(|| id.clone(), |h| mark(&id, h));
     let owned = |server_pid, session_id, pane_id| OwnedPane {
         server_pid,

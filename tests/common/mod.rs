@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tmux_supervisor::tmux::{Endpoint, TmuxCli};
 
 pub mod fake_tmux;
+pub mod hosts;
 pub mod process;
 pub mod sshd;
 

@@ -415,3 +415,21 @@ fn a_host_read_late_or_again_is_no_news_and_its_outage_no_crash() {
     assert!(m.failed.is_none(), "{:?}", m.failed);
     assert!(sup.outbox.take().iter().all(|n| n.slot != "ccl-auto-12"));
 }
+
+#[test]
+fn each_host_is_a_metric_up_or_down() {
+    let mut sup = split();
+    let mut m = crate::runner::Metrics::new();
+    sup.on_poll(poll(Vec::new(), None), 1_000);
+    m.polled(&sup, 2, std::time::Duration::from_millis(20), 1_000);
+    assert!(
+        m.render(1_000)
+            .contains("tmux_supervisor_host_up{host=\"gpu1\"} 1")
+    );
+    sup.on_poll(poll(Vec::new(), Some("ssh: down")), 2_000);
+    m.polled(&sup, 2, std::time::Duration::from_millis(20), 2_000);
+    assert!(
+        m.render(2_000)
+            .contains("tmux_supervisor_host_up{host=\"gpu1\"} 0")
+    );
+}

@@ -348,4 +348,6 @@ mod agent_tests;
 #[cfg(test)]
 mod condition_tests;
 #[cfg(test)]
+mod host_tests;
+#[cfg(test)]
 mod tests;

@@ -180,8 +180,7 @@ pub async fn run(
     );
     let push = Push::start(push);
     let mut ui = Ui::new(app, persist, tmux, push, Arc::new(now_ms), stop_rx);
-    ui.inside_tmux = attach.inside_tmux;
-    ui.hosts = attach.hosts.clone();
+    ui.windows = attach.inside_tmux.then(|| attach.hosts.clone());
     // SIGHUP reads the config again (as the daemon does); SIGTERM and SIGINT end the UI.
     let signal_task = tokio::spawn(async move {
         loop {

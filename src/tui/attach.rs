@@ -65,6 +65,46 @@ pub(super) fn in_new_window(cli: &TmuxCli, host: &str, name: &str) -> Result<(),
     }
 }
 
+/// `switch-client` to the session `name` on a blocking thread; `failed` hears why not.
+pub(super) fn switch(
+    tmux: std::sync::Arc<dyn crate::tmux::Tmux>,
+    name: String,
+    failed: impl FnOnce(String) + Send + 'static,
+) {
+    tokio::task::spawn_blocking(move || {
+        match tmux.switch_client(None, &Target::Name(name.clone())) {
+            Ok(()) => tracing::info!(session = %name, "switched the client"),
+            Err(e) => {
+                tracing::warn!(session = %name, "switch-client failed: {e}");
+                failed(e.to_string());
+            }
+        }
+    });
+}
+
+/// [`in_new_window`] on a blocking thread; `failed` hears why not (`cli` is `None`: no such
+/// host in the config).
+pub(super) fn open_window(
+    cli: Option<TmuxCli>,
+    host: String,
+    name: String,
+    failed: impl FnOnce(String) + Send + 'static,
+) {
+    let Some(cli) = cli else {
+        failed(format!("no host `{host}` in the config"));
+        return;
+    };
+    tokio::task::spawn_blocking(move || match in_new_window(&cli, &host, &name) {
+        Ok(()) => {
+            tracing::info!(session = %name, host = %host, "opened a window attached over ssh");
+        }
+        Err(e) => {
+            tracing::warn!(session = %name, host = %host, "new-window failed: {e}");
+            failed(e);
+        }
+    });
+}
+
 /// `NAME@HOST` with every character but letters, digits, `-`, `_` and `.` as `_`: nothing
 /// tmux could expand.
 fn window_name(name: &str, host: &str) -> String {

@@ -19,7 +19,7 @@ use crate::memory::Millis;
 use crate::runner::{
     Clock, Persist, Push, Reload, Work, apply_reload, spawn_execute, ticker, wind_down,
 };
-use crate::tmux::{Target, Tmux};
+use crate::tmux::Tmux;
 use crate::ui;
 
 /// Most queued messages handled before a frame is drawn anyway.
@@ -132,10 +132,9 @@ pub(super) struct Ui {
     clock: Arc<Clock>,
     /// The `!` key panics (for the test that the terminal is restored).
     pub test_panic: bool,
-    /// The UI runs inside tmux: a session of another host opens in a new window here.
-    pub inside_tmux: bool,
-    /// The other hosts' clients, for `ssh -t HOST tmux attach-session`.
-    pub hosts: std::collections::BTreeMap<String, crate::tmux::TmuxCli>,
+    /// Inside tmux, the other hosts' clients: a session of theirs opens in a new window here
+    /// (`ssh -t HOST tmux attach-session`); `None` outside tmux.
+    pub windows: Option<std::collections::BTreeMap<String, crate::tmux::TmuxCli>>,
 }
 
 impl Ui {
@@ -171,8 +170,7 @@ impl Ui {
             reload_rx,
             clock,
             test_panic: false,
-            inside_tmux: false,
-            hosts: std::collections::BTreeMap::new(),
+            windows: None,
         }
     }
 
@@ -180,22 +178,9 @@ impl Ui {
     /// window of the UI's own session (a failure comes back as input).
     fn new_window(&self, host: String, name: String) {
         let tx = self.input_tx.clone();
-        let Some(cli) = self.hosts.get(&host).cloned() else {
-            let _ = tx.send(Input::AttachFailed(format!(
-                "no host `{host}` in the config"
-            )));
-            return;
-        };
-        tokio::task::spawn_blocking(move || {
-            match super::attach::in_new_window(&cli, &host, &name) {
-                Ok(()) => {
-                    tracing::info!(session = %name, host = %host, "opened a window attached over ssh");
-                }
-                Err(e) => {
-                    tracing::warn!(session = %name, host = %host, "new-window failed: {e}");
-                    let _ = tx.send(Input::AttachFailed(e));
-                }
-            }
+        let cli = self.windows.as_ref().and_then(|w| w.get(&host)).cloned();
+        super::attach::open_window(cli, host, name, move |e| {
+            let _ = tx.send(Input::AttachFailed(e));
         });
     }
 
@@ -270,7 +255,7 @@ impl Ui {
                             name,
                             host: Some(host),
                             ..
-                        }) if self.inside_tmux => self.new_window(host, name),
+                        }) if self.windows.is_some() => self.new_window(host, name),
                         Some(Flow::Attach { name, host, .. }) => foreground = Some((host, name)),
                         Some(Flow::Quit) => quit = true,
                         Some(Flow::Redraw) => dirty = true,
@@ -320,16 +305,9 @@ impl Ui {
     /// Inside tmux on the same server: the operator's client is switched (a failure comes
     /// back as input).
     fn switch_client(&self, name: String) {
-        let tmux = Arc::clone(&self.fxr.tmux);
         let tx = self.input_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            match tmux.switch_client(None, &Target::Name(name.clone())) {
-                Ok(()) => tracing::info!(session = %name, "switched the client"),
-                Err(e) => {
-                    tracing::warn!(session = %name, "switch-client failed: {e}");
-                    let _ = tx.send(Input::AttachFailed(e.to_string()));
-                }
-            }
+        super::attach::switch(Arc::clone(&self.fxr.tmux), name, move |e| {
+            let _ = tx.send(Input::AttachFailed(e));
         });
     }
 

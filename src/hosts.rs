@@ -45,6 +45,8 @@ pub struct HostStatus {
     pub reason: Option<String>,
     /// When its server last answered (ms since the epoch); `None`: not since the start.
     pub last_seen: Option<Millis>,
+    /// Its tmux server's pid when it last answered with a session (`None`: no server runs).
+    pub server_pid: Option<u32>,
 }
 
 /// This machine's tmux and every other host's.

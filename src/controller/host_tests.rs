@@ -264,3 +264,30 @@ fn each_host_is_a_metric_up_or_down() {
             .contains("tmux_supervisor_host_up{host=\"gpu1\"} 0")
     );
 }
+
+#[test]
+fn a_new_tmux_server_on_another_host_is_said_and_its_old_captures_dropped() {
+    let mut sup = split();
+    let old = on_gpu1("ccl-auto-11", 1);
+    let mut r = poll(vec![old.clone()], None);
+    r.captures.insert(old.pane_id.clone(), "old text".into());
+    sup.on_poll(r, 1_000);
+    assert_eq!(sup.capture_of("%1@gpu1"), Some("old text"));
+    let mut new = old;
+    new.server_pid = 200;
+    sup.on_poll(poll(vec![new], None), 2_000);
+    assert!(
+        sup.memory
+            .events
+            .iter()
+            .any(|e| e.text == "host gpu1: the tmux server changed (pid 100 → 200)")
+    );
+    assert_eq!(sup.capture_of("%1@gpu1"), None);
+    sup.on_poll(poll(Vec::new(), None), 3_000);
+    assert!(
+        sup.memory
+            .events
+            .iter()
+            .any(|e| e.text == "host gpu1: the tmux server is gone: no sessions")
+    );
+}

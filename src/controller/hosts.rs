@@ -9,7 +9,7 @@ use crate::hosts::HostStatus;
 use crate::memory::EventKind;
 use crate::observe::{Cause, Observation, State};
 use crate::time::Millis;
-use crate::tmux::HostPoll;
+use crate::tmux::Snapshot;
 
 impl Supervisor {
     /// Folds the hosts' answers of a poll into what is known of each and into `obs`. Returns
@@ -18,12 +18,12 @@ impl Supervisor {
     /// (no crash is found, no notice sent, as for every slot at the first poll).
     pub(super) fn fold_hosts(
         &mut self,
-        answers: &[HostPoll],
+        snapshot: &Snapshot,
         obs: &mut Observation,
         now: Millis,
     ) -> Vec<String> {
         let mut fresh = Vec::new();
-        for a in answers {
+        for a in &snapshot.hosts {
             let was = self.hosts.get(&a.name).map(|h| h.up);
             let h = self
                 .hosts
@@ -33,15 +33,25 @@ impl Supervisor {
                     up: false,
                     reason: None,
                     last_seen: None,
+                    server_pid: None,
                 });
             match &a.error {
                 None => {
                     if was != Some(true) {
                         fresh.push(a.name.clone());
                     }
+                    let pid = snapshot
+                        .panes
+                        .iter()
+                        .find(|p| p.host() == Some(a.name.as_str()))
+                        .map(|p| p.server_pid);
+                    let before = std::mem::replace(&mut h.server_pid, pid);
                     h.up = true;
                     h.reason = None;
                     h.last_seen = Some(now);
+                    if let Some(old) = before.filter(|&old| pid != Some(old)) {
+                        self.another_server(&a.name, old, pid, now);
+                    }
                     if was == Some(false) {
                         self.memory.push(
                             now,
@@ -115,6 +125,19 @@ impl Supervisor {
                 .extend(before.others.iter().filter(|p| is_down(p.host())).cloned());
         }
         fresh
+    }
+
+    /// Another host's tmux server is not the one the last poll read: said, and what was
+    /// captured of its panes dropped (a new server reuses pane ids).
+    fn another_server(&mut self, host: &str, old: u32, new: Option<u32>, now: Millis) {
+        let mark = format!("@{host}");
+        self.captures.retain(|id, _| !id.ends_with(&mark));
+        self.read_at.retain(|id, _| !id.ends_with(&mark));
+        let text = match new {
+            Some(pid) => format!("host {host}: the tmux server changed (pid {old} → {pid})"),
+            None => format!("host {host}: the tmux server is gone: no sessions"),
+        };
+        self.memory.push(now, EventKind::Info, "", text);
     }
 
     /// The states before this poll, as transitions are counted: those of the slots of a

@@ -62,7 +62,7 @@ impl Supervisor {
             hooks: &hooks,
         };
         let mut obs = observe_all(&self.layout, &self.config.agent, &seen, &self.memory, now);
-        let fresh = self.fold_hosts(&result.snapshot.hosts, &mut obs, now);
+        let fresh = self.fold_hosts(&result.snapshot, &mut obs, now);
         self.follow_hook_sessions(&obs);
         let before: Vec<State> = self
             .last

@@ -86,14 +86,21 @@ impl Supervisor {
                 m.last_state = None;
             }
         }
-        let down: BTreeSet<&str> = obs
+        self.keep_what_was_known(obs);
+        fresh
+    }
+
+    /// The slots, strays and other sessions of the hosts that did not answer, as the last
+    /// observation had them.
+    fn keep_what_was_known(&self, obs: &mut Observation) {
+        let down: BTreeSet<String> = obs
             .hosts
             .iter()
             .filter(|h| !h.up)
-            .map(|h| h.name.as_str())
+            .map(|h| h.name.clone())
             .collect();
         if down.is_empty() {
-            return fresh;
+            return;
         }
         let is_down = |host: Option<&str>| host.is_some_and(|h| down.contains(h));
         for st in &mut obs.slots {
@@ -124,7 +131,6 @@ impl Supervisor {
             obs.others
                 .extend(before.others.iter().filter(|p| is_down(p.host())).cloned());
         }
-        fresh
     }
 
     /// Another host's tmux server is not the one the last poll read: said, and what was

@@ -333,9 +333,11 @@ fn a_remote_shell_that_prints_on_every_command_changes_nothing() {
         return;
     }
     let (mut a, b) = (Host::start("a"), Host::start("b"));
-    // bash reads BASH_ENV for every command sshd runs: a chatty rc file, on stdout and stderr.
+    // bash reads BASH_ENV for every command sshd runs: a chatty rc file, on stdout and
+    // stderr, a line that looks like tmux's and one left open (tmux's answer is glued on).
     let rc = a.sshd.dir().join("chatty.sh");
-    std::fs::write(&rc, "echo 'Welcome to a! 4242\t$0\t%0'\necho 'motd' >&2\n").unwrap();
+    let chatty = "echo 'Welcome to a! 4242\t$0\t%0'\nprintf 'Port 22'\necho 'motd' >&2\n";
+    std::fs::write(&rc, chatty).unwrap();
     a.sshd.set_env(&format!("BASH_ENV={}", rc.display()));
     assert!(
         a.sshd.ssh_ok(&["true"]).contains("Welcome"),

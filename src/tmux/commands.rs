@@ -24,7 +24,7 @@ impl TmuxCli {
             Arg::plain("-d"),
             Arg::plain("-P"),
             Arg::plain("-F"),
-            Arg::plain("#{pid}\t#{session_id}\t#{pane_id}"),
+            Arg::Plain(format!("{NEW_IDS}#{{pid}}\t#{{session_id}}\t#{{pane_id}}").into()),
             Arg::plain("-s"),
             Arg::Plain(double_hashes(OsStr::new(&launch.name))),
             Arg::plain("-x"),
@@ -50,15 +50,35 @@ impl TmuxCli {
         Ok(args)
     }
 
+    /// One pane's text, after a marker of its own (what comes before it is not tmux's).
     fn capture_one(&self, pane: &str, lines: u32) -> Result<String, TmuxError> {
-        let output = self.run(&capture_args(pane, lines))?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        let marker = unique_marker();
+        let mut args = vec![
+            Arg::plain("display-message"),
+            Arg::plain("-p"),
+            Arg::plain(marker.as_str()),
+            Arg::Separator,
+        ];
+        args.extend(capture_args(pane, lines));
+        let output = self.run(&args)?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        Ok(after_marker(&text, &marker).unwrap_or_default().to_string())
     }
+}
+
+/// What `new-session -P` prints before the new ids: over ssh, the remote user's shell may have
+/// printed something before them, even on the same line.
+const NEW_IDS: &str = "tmux-supervisor-new:";
+
+/// The ids after the last [`NEW_IDS`] of `stdout`.
+fn new_ids_in(stdout: &str) -> Option<(u32, &str, &str)> {
+    let at = stdout.rfind(NEW_IDS)? + NEW_IDS.len();
+    new_ids(stdout[at..].lines().next()?)
 }
 
 /// `PID\t$S\t%P`, as `new-session -P` prints it.
 fn new_ids(line: &str) -> Option<(u32, &str, &str)> {
-    let mut f = line.split('\t');
+    let mut f = line.trim_end_matches('\r').split('\t');
     let (Some(pid), Some(session_id), Some(pane_id), None) =
         (f.next(), f.next(), f.next(), f.next())
     else {
@@ -84,6 +104,18 @@ fn last_lines(text: &str, lines: u32) -> String {
         out.push('\n');
     }
     out
+}
+
+/// What follows the line that ends with the first `marker` (that line may start with what the
+/// remote user's shell printed before tmux).
+fn after_marker<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let at = text.find(marker)? + marker.len();
+    let rest = &text[at..];
+    Some(
+        rest.strip_prefix("\r\n")
+            .or_else(|| rest.strip_prefix('\n'))
+            .unwrap_or(rest),
+    )
 }
 
 /// A marker line that no pane will print by accident (and that has no `#` to expand).
@@ -194,7 +226,7 @@ impl Tmux for TmuxCli {
             });
         }
         // The last line of that shape: over ssh, the remote user's shell may print before it.
-        let Some((server_pid, session_id, pane_id)) = stdout.lines().rev().find_map(new_ids) else {
+        let Some((server_pid, session_id, pane_id)) = new_ids_in(&stdout) else {
             return Err(bad_ids(&stdout));
         };
         if !launch.env.is_empty() {
@@ -304,21 +336,24 @@ impl Tmux for TmuxCli {
             let text = String::from_utf8_lossy(&output.stdout);
             let mut chunks: Vec<String> = Vec::with_capacity(panes.len());
             let mut current = String::new();
-            for row in text.split_inclusive('\n') {
+            for row in after_marker(&text, &marker)
+                .unwrap_or_default()
+                .split_inclusive('\n')
+            {
                 if row.trim_end_matches(['\n', '\r']) == marker {
                     chunks.push(std::mem::take(&mut current));
                 } else {
                     current.push_str(row);
                 }
             }
-            if chunks.len() == panes.len() + 1 {
-                for (pane, chunk) in panes.iter().zip(chunks.into_iter().skip(1)) {
+            if chunks.len() == panes.len() {
+                for (pane, chunk) in panes.iter().zip(chunks) {
                     result.insert(pane.clone(), last_lines(&chunk, lines));
                 }
                 return Ok(result);
             }
             tracing::warn!(
-                expected = panes.len() + 1,
+                expected = panes.len(),
                 found = chunks.len(),
                 "chained capture returned the wrong number of markers; capturing one by one"
             );
@@ -356,13 +391,5 @@ impl Tmux for TmuxCli {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn last_lines_drops_blank_tail() {
-        assert_eq!(last_lines("a\nb\nc\n\n  \n\n", 2), "b\nc\n");
-        assert_eq!(last_lines("a\n", 5), "a\n");
-        assert_eq!(last_lines("\n\n", 5), "");
-    }
-}
+#[path = "commands_tests.rs"]
+mod tests;

@@ -131,10 +131,10 @@ fn control_name(target: &SshTarget<'_>) -> String {
 }
 
 /// The argv as one line for the remote user's shell, read alike by sh, dash, bash, zsh and
-/// fish: every element in single quotes, except `'` and `\`, each written outside them
-/// backslashed (`\'`, `\\`: fish reads both as escapes even inside single quotes); plain
-/// words (letters, digits, `-_./`) as they are. `=` is not plain (zsh expands `=word` into a
-/// path), nor `%` (fish expands `%self`), nor `~`. csh and tcsh are not supported.
+/// fish: every element in single quotes, even a plain word (an alias in the remote user's rc
+/// file is not expanded for a quoted word), except `'` and `\`, each written outside them
+/// backslashed (`\'`, `\\`: fish reads both as escapes even inside single quotes). csh and
+/// tcsh are not supported, nor zsh's `CSH_JUNKIE_QUOTES` (a newline inside quotes).
 pub fn remote_line(argv: &[OsString]) -> OsString {
     let mut line = Vec::new();
     for (i, arg) in argv.iter().enumerate() {
@@ -150,13 +150,6 @@ fn quote_into(arg: &OsStr, out: &mut Vec<u8>) {
     let bytes = arg.as_bytes();
     if bytes.is_empty() {
         out.extend_from_slice(b"''");
-        return;
-    }
-    let plain = bytes
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'));
-    if plain {
-        out.extend_from_slice(bytes);
         return;
     }
     // Runs of other bytes in single quotes (never an empty pair: zsh's RC_QUOTES reads `''`
@@ -217,7 +210,7 @@ mod tests {
     fn plain_words_stay_and_the_rest_is_quoted() {
         assert_eq!(
             line(&["tmux", "-u", "-L", "agents", "/usr/bin/x"]),
-            "tmux -u -L agents /usr/bin/x"
+            "'tmux' '-u' '-L' 'agents' '/usr/bin/x'"
         );
         assert_eq!(line(&["a b", ""]), "'a b' ''");
         assert_eq!(line(&["it's"]), "'it'\\''s'");
@@ -293,7 +286,7 @@ mod tests {
         let op = route.command(&[], false, false);
         assert!(op.get_args().any(|a| a == "ControlMaster=no"));
         let n = args.len();
-        assert_eq!(&args[n - 3..], ["--", "ops@gpu1.example", "tmux -V"]);
+        assert_eq!(&args[n - 3..], ["--", "ops@gpu1.example", "'tmux' '-V'"]);
         let p = args.iter().position(|a| a == "-p").unwrap();
         assert_eq!(args[p + 1], "2222");
         let tty = route.command(&[], true, false);

@@ -313,7 +313,7 @@ impl Tmux for Fleet {
     }
 
     /// Each host's panes in one call to that host, the hosts side by side; a host that fails
-    /// or does not answer within [`HOST_WAIT`] leaves its panes out (read at a next poll).
+    /// or does not answer within the poll's wait leaves its panes out (read at a next poll).
     fn capture(&self, panes: &[String], lines: u32) -> Result<HashMap<String, String>, TmuxError> {
         let started = Instant::now();
         let mut by_host: HashMap<Option<&str>, Vec<String>> = HashMap::new();
@@ -344,7 +344,7 @@ impl Tmux for Fleet {
             Some(local) => self.local.capture(&local, lines)?,
             None => HashMap::new(),
         };
-        let deadline = started + HOST_WAIT;
+        let deadline = started + self.wait;
         for _ in 0..asked {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {

@@ -64,7 +64,11 @@ fn remember_slot(
     let timed_out = settle_in_flight(m, st.pane.as_ref(), name, now);
     let was_working = m.last_state == Some(State::Working);
     let ended = note_an_end(st, m, raw, was_working, had_op, name);
-    clear_a_stale_failure(m, raw, session_id.as_ref());
+    // An op out at this poll is what answers a failure: its result says "recovered" (a poll
+    // may come back with its effect before the op's own result does).
+    if !had_op {
+        clear_a_stale_failure(m, raw, session_id.as_ref());
+    }
     note_clean_exit(m, st.pane.as_ref(), raw, was_working);
     follow_the_healthy_streak(m, raw, backoff, now);
 

@@ -263,3 +263,46 @@ fn a_wake_up_polls_now_or_once_after_the_poll_out_and_reconciles_what_it_finds()
     assert!(sup.polled(polled(all_up, &[]), NOW + 30).is_empty());
     assert!(sup.poll_after_wake().is_none());
 }
+
+#[test]
+fn a_crash_is_recovered_even_when_a_poll_shows_the_respawn_before_its_result() {
+    let (cfg, _) = production();
+    let mut sup = Supervisor::without_memory(cfg);
+    // ccl-auto-12 was started by the supervisor and is working.
+    let p = running(pane("ccl-auto-12", 12), "claude");
+    sup.memory.slot_mut("ccl-auto-12").pane = Some(crate::memory::OwnedPane {
+        server_pid: p.server_pid,
+        session_id: p.session_id.clone(),
+        pane_id: p.pane_id.clone(),
+    });
+    sup.on_poll(working(), NOW);
+    // SIGKILL: the pane is dead, the slot failed, reconcile respawns it.
+    let mut dead = crate::fixtures::dead(p.clone(), 0);
+    dead.dead_status = None;
+    dead.dead_signal = Some(9);
+    let jobs = sup.polled(polled(vec![dead], &[]), NOW + 1_000);
+    assert_eq!(state(&sup, "ccl-auto-12").0, State::Failed);
+    let job = jobs
+        .into_iter()
+        .find(|j| j.name == "ccl-auto-12")
+        .expect("a respawn");
+    assert!(matches!(job.kind, OpKind::Respawn { .. }));
+    // A poll that ran after the respawn comes back before the op's result: the new client
+    // is already working.
+    let mut again = p;
+    again.pane_pid = 20_012;
+    sup.on_poll(
+        polled(vec![again], &[("%12", "Thinking… (esc to interrupt)")]),
+        NOW + 1_100,
+    );
+    sup.executed(
+        vec![OpResult {
+            job,
+            outcome: Ok(Done::Respawned),
+        }],
+        NOW + 1_150,
+    );
+    let last = sup.memory.events.back().unwrap();
+    assert_eq!(last.kind, crate::memory::EventKind::Recovered, "{last:?}");
+    assert!(sup.memory.slot("ccl-auto-12").unwrap().failed.is_none());
+}

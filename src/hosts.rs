@@ -16,15 +16,13 @@ use crate::time::Millis;
 use crate::tmux::ssh::{SshRoute, SshTarget};
 use crate::tmux::{Created, HostPoll, Launch, Snapshot, Target, Tmux, TmuxCli, TmuxError};
 
+mod remote;
+use remote::{Reach, Remote};
+
 /// How long a poll waits for the other hosts once it has asked them: a host slower than this
 /// counts as unreachable for that poll, and its call goes on alone (no second one is sent
 /// while it is out), so one stuck host never holds up the others.
 pub const HOST_WAIT: Duration = Duration::from_secs(2);
-
-/// The first wait before a host that failed is asked again; it doubles with each failure.
-const RETRY_FIRST: Duration = Duration::from_secs(1);
-/// The longest wait between two tries of a host that does not answer.
-const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// An id of another host's server, marked with the host: `%3` on gpu1 is `%3@gpu1`.
 pub fn mark(id: &str, host: &str) -> String {
@@ -55,74 +53,6 @@ pub struct Fleet {
     remotes: Vec<Arc<Remote>>,
     /// How long a poll waits for the other hosts ([`HOST_WAIT`] unless told).
     wait: Duration,
-}
-
-struct Remote {
-    name: String,
-    cli: TmuxCli,
-    reach: Mutex<Reach>,
-}
-
-/// What the polls know of reaching one host.
-#[derive(Debug, Default)]
-struct Reach {
-    /// Polls in a row that could not read it.
-    failures: u32,
-    /// The last failure, until it answers again.
-    error: Option<String>,
-    /// Not asked again before this (reconnect backoff).
-    retry_at: Option<Instant>,
-    /// A call is out since then (it outlived its poll's wait).
-    out_since: Option<Instant>,
-}
-
-impl Remote {
-    /// Asks for a call now: `Err(why not)` while the last one is still out or the host is
-    /// backing off.
-    fn begin(&self, now: Instant) -> Result<(), String> {
-        let mut r = self
-            .reach
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(since) = r.out_since {
-            return Err(format!(
-                "no answer for {} s",
-                now.saturating_duration_since(since)
-                    .as_secs()
-                    .max(HOST_WAIT.as_secs())
-            ));
-        }
-        if let Some(at) = r.retry_at
-            && now < at
-        {
-            return Err(r
-                .error
-                .clone()
-                .unwrap_or_else(|| "not answering".to_string()));
-        }
-        r.out_since = Some(now);
-        Ok(())
-    }
-
-    /// A call came back.
-    fn end(&self, result: &Result<Snapshot, TmuxError>) {
-        let mut r = self
-            .reach
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        r.out_since = None;
-        match result {
-            Ok(_) => *r = Reach::default(),
-            Err(TmuxError::Stopped) => {}
-            Err(e) => {
-                r.failures = r.failures.saturating_add(1);
-                r.error = Some(reason(e));
-                let shift = (r.failures - 1).min(10);
-                let wait = RETRY_FIRST.saturating_mul(1 << shift).min(RETRY_MAX);
-                r.retry_at = Some(Instant::now() + wait);
-            }
-        }
-    }
 }
 
 impl Fleet {
@@ -229,47 +159,61 @@ fn merge(into: &mut Snapshot, host: &str, snap: Snapshot) {
         .extend(snap.rejected.into_iter().map(|l| format!("{host}: {l}")));
 }
 
-impl Tmux for Fleet {
-    fn snapshot(&self) -> Result<Snapshot, TmuxError> {
-        let started = Instant::now();
+/// One call per other host, each on a thread of its own (by index into the remotes, with
+/// what that host's call needs), its result (a panic too) handed to `after` there, then sent.
+type Answer<T> = (usize, Result<T, TmuxError>);
+
+impl Fleet {
+    /// Starts `call` for each of `jobs` side by side; [`Fleet::gather`] collects the answers.
+    /// `after` sees each result on the call's thread (or here, when no thread could start).
+    fn ask<D, T>(
+        &self,
+        what: &'static str,
+        jobs: Vec<(usize, D)>,
+        call: fn(&Remote, D) -> Result<T, TmuxError>,
+        after: fn(&Remote, &Result<T, TmuxError>),
+    ) -> (mpsc::Receiver<Answer<T>>, usize)
+    where
+        D: Send + 'static,
+        T: Send + 'static,
+    {
         let (tx, rx) = mpsc::channel();
-        let mut hosts: Vec<HostPoll> = Vec::with_capacity(self.remotes.len());
-        let mut asked = 0;
-        for (i, remote) in self.remotes.iter().enumerate() {
-            hosts.push(HostPoll {
-                name: remote.name.clone(),
-                error: None,
-            });
-            if let Err(why) = remote.begin(started) {
-                hosts[i].error = Some(why);
-                continue;
-            }
-            asked += 1;
-            let remote = Arc::clone(remote);
-            let tx = tx.clone();
+        let asked = jobs.len();
+        for (i, data) in jobs {
+            let remote = Arc::clone(&self.remotes[i]);
+            let sender = tx.clone();
             let spawned = std::thread::Builder::new()
-                .name(format!("poll {}", remote.name))
+                .name(format!("{what} {}", remote.name))
                 .spawn(move || {
-                    // A panic must not leave the host marked as having a call out for ever.
+                    // A panic answers too: no host is left waiting for a call for ever.
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        remote.cli.snapshot()
+                        call(&remote, data)
                     }))
                     .unwrap_or_else(|_| {
-                        Err(TmuxError::BadOutput(
-                            "the poll panicked (see the log)".into(),
-                        ))
+                        Err(TmuxError::BadOutput(format!(
+                            "the {what} panicked (see the log)"
+                        )))
                     });
-                    remote.end(&result);
-                    let _ = tx.send((i, result));
+                    after(&remote, &result);
+                    let _ = sender.send((i, result));
                 });
             if let Err(e) = spawned {
-                asked -= 1;
-                hosts[i].error = Some(format!("cannot start its poll: {e}"));
-                self.remotes[i].end(&Err(TmuxError::Io(e)));
+                let result = Err(TmuxError::Io(e));
+                after(&self.remotes[i], &result);
+                let _ = tx.send((i, result));
             }
         }
-        drop(tx);
-        let mut snap = self.local.snapshot()?;
+        (rx, asked)
+    }
+
+    /// The answers of [`Fleet::ask`] that come within the wait from `started`; the calls that
+    /// are late go on alone.
+    fn gather<T>(
+        &self,
+        rx: &mpsc::Receiver<Answer<T>>,
+        asked: usize,
+        started: Instant,
+    ) -> HashMap<usize, Result<T, TmuxError>> {
         let deadline = started + self.wait;
         let mut answers = HashMap::new();
         while answers.len() < asked {
@@ -281,6 +225,28 @@ impl Tmux for Fleet {
                 Err(_) => break,
             }
         }
+        answers
+    }
+}
+
+impl Tmux for Fleet {
+    fn snapshot(&self) -> Result<Snapshot, TmuxError> {
+        let started = Instant::now();
+        let mut hosts: Vec<HostPoll> = Vec::with_capacity(self.remotes.len());
+        let mut jobs = Vec::new();
+        for (i, remote) in self.remotes.iter().enumerate() {
+            let error = remote.begin(started).err();
+            if error.is_none() {
+                jobs.push((i, ()));
+            }
+            hosts.push(HostPoll {
+                name: remote.name.clone(),
+                error,
+            });
+        }
+        let (rx, asked) = self.ask("poll", jobs, |r, ()| r.cli.snapshot(), Remote::end);
+        let mut snap = self.local.snapshot()?;
+        let mut answers = self.gather(&rx, asked, started);
         for (i, remote) in self.remotes.iter().enumerate() {
             if hosts[i].error.is_some() {
                 continue;
@@ -321,38 +287,27 @@ impl Tmux for Fleet {
             let host = id.split_once('@').map(|(_, h)| h);
             by_host.entry(host).or_default().push(bare(id).to_string());
         }
-        let (tx, rx) = mpsc::channel();
-        let mut asked = 0;
-        for remote in &self.remotes {
-            let Some(ids) = by_host.remove(&Some(remote.name.as_str())) else {
-                continue;
-            };
-            let (remote, tx) = (Arc::clone(remote), tx.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("capture {}", remote.name))
-                .spawn(move || {
-                    let texts = remote.cli.capture(&ids, lines);
-                    let _ = tx.send((remote.name.clone(), texts));
-                });
-            match spawned {
-                Ok(_) => asked += 1,
-                Err(e) => tracing::debug!("cannot start a capture on another host: {e}"),
-            }
-        }
-        drop(tx);
+        let jobs: Vec<(usize, (Vec<String>, u32))> = self
+            .remotes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, (by_host.remove(&Some(r.name.as_str()))?, lines))))
+            .collect();
+        let (rx, asked) = self.ask(
+            "capture",
+            jobs,
+            |r, (ids, lines)| r.cli.capture(&ids, lines),
+            |_, _| {},
+        );
         let mut out = match by_host.remove(&None) {
             Some(local) => self.local.capture(&local, lines)?,
             None => HashMap::new(),
         };
-        let deadline = started + self.wait;
-        for _ in 0..asked {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok((host, Ok(texts))) => {
-                    out.extend(texts.into_iter().map(|(id, t)| (mark(&id, &host), t)));
-                }
-                Ok((host, Err(e))) => tracing::debug!(host, "capture on another host failed: {e}"),
-                Err(_) => break,
+        for (i, answer) in self.gather(&rx, asked, started) {
+            let host = &self.remotes[i].name;
+            match answer {
+                Ok(texts) => out.extend(texts.into_iter().map(|(id, t)| (mark(&id, host), t))),
+                Err(e) => tracing::debug!(host, "capture on another host failed: {e}"),
             }
         }
         Ok(out)

@@ -170,6 +170,6 @@ impl Supervisor {
     /// How many of the other hosts answered the last poll, and how many there are.
     pub fn hosts_up(&self) -> (usize, usize) {
         let up = self.hosts.values().filter(|h| h.up).count();
-        (up, self.layout.hosts.len().max(self.hosts.len()))
+        (up, self.layout.hosts.len())
     }
 }

@@ -13,6 +13,7 @@ pub mod fake_tmux;
 pub mod hosts;
 pub mod process;
 pub mod sshd;
+pub mod ui;
 
 /// The production layout (manual `ccl-0..9` never restarted, auto `ccl-auto-11..20` kept
 /// alive), polled fast so tests see changes quickly.

@@ -303,14 +303,18 @@ fn check_is_one_tmux_process_when_a_server_runs_and_asks_the_version_only_withou
     let server = TestServer::new();
     let home = Home::new();
     let config = home.config(PRODUCTION_FAST);
-    let fake = FakeTmux::new("passthrough");
-    let out = fake
-        .command(&home, &server, &config)
-        .args(["check", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
-    let calls = fake.calls();
+    // `check --json` through a fresh logging fake: the tmux calls it made.
+    let check = || {
+        let fake = FakeTmux::new("passthrough");
+        let out = fake
+            .command(&home, &server, &config)
+            .args(["check", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        fake.calls()
+    };
+    let calls = check();
     assert_eq!(
         calls.len(),
         2,
@@ -319,14 +323,7 @@ fn check_is_one_tmux_process_when_a_server_runs_and_asks_the_version_only_withou
     assert!(calls[0].iter().any(|a| a == "list-panes"), "{calls:?}");
     assert_eq!(calls[1].last().map(String::as_str), Some("-V"), "{calls:?}");
     server.new_session("main");
-    let fake = FakeTmux::new("passthrough");
-    let out = fake
-        .command(&home, &server, &config)
-        .args(["check", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
-    let calls = fake.calls();
+    let calls = check();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(calls[0].iter().any(|a| a == "list-panes"), "{calls:?}");
 }

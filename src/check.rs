@@ -278,7 +278,7 @@ fn host_reports(obs: &Observation, problems: &mut Vec<String>) -> Vec<HostReport
     obs.hosts
         .iter()
         .map(|h| {
-            if !h.up {
+            if !h.up() {
                 problems.push(format!(
                     "host {} unreachable: {}",
                     h.name,
@@ -287,7 +287,7 @@ fn host_reports(obs: &Observation, problems: &mut Vec<String>) -> Vec<HostReport
             }
             HostReport {
                 name: h.name.clone(),
-                state: if h.up { "up" } else { "unreachable" },
+                state: if h.up() { "up" } else { "unreachable" },
                 reason: h.reason.clone(),
                 last_seen: h
                     .last_seen

@@ -38,13 +38,19 @@ pub fn bare(id: &str) -> &str {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostStatus {
     pub name: String,
-    pub up: bool,
-    /// Why the last poll could not read it.
+    /// Why the last poll that asked it could not read it; `None`: it answered.
     pub reason: Option<String>,
     /// When its server last answered (ms since the epoch); `None`: not since the start.
     pub last_seen: Option<Millis>,
     /// Its tmux server's pid when it last answered with a session (`None`: no server runs).
     pub server_pid: Option<u32>,
+}
+
+impl HostStatus {
+    /// Its server answered the last poll that asked it.
+    pub fn up(&self) -> bool {
+        self.reason.is_none()
+    }
 }
 
 /// This machine's tmux and every other host's.

@@ -158,7 +158,7 @@ impl Observation {
     /// a poll it fails fails as a whole).
     pub fn host_down(&self, host: Option<&str>) -> Option<&crate::hosts::HostStatus> {
         let host = host?;
-        self.hosts.iter().find(|h| h.name == host && !h.up)
+        self.hosts.iter().find(|h| h.name == host && !h.up())
     }
 
     /// Slot counts by state.

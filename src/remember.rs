@@ -27,7 +27,7 @@ pub fn remember(
     let down: Vec<String> = obs
         .hosts
         .iter()
-        .filter(|h| !h.up)
+        .filter(|h| !h.up())
         .map(|h| h.name.clone())
         .collect();
     for st in &mut obs.slots {

@@ -24,13 +24,12 @@ impl Supervisor {
     ) -> Vec<String> {
         let mut fresh = Vec::new();
         for a in &snapshot.hosts {
-            let was = self.hosts.get(&a.name).map(|h| h.up);
+            let was = self.hosts.get(&a.name).map(HostStatus::up);
             let h = self
                 .hosts
                 .entry(a.name.clone())
                 .or_insert_with(|| HostStatus {
                     name: a.name.clone(),
-                    up: false,
                     reason: None,
                     last_seen: None,
                     server_pid: None,
@@ -46,7 +45,6 @@ impl Supervisor {
                         .find(|p| p.host() == Some(a.name.as_str()))
                         .map(|p| p.server_pid);
                     let before = std::mem::replace(&mut h.server_pid, pid);
-                    h.up = true;
                     h.reason = None;
                     h.last_seen = Some(now);
                     if let Some(old) = before.filter(|&old| pid != Some(old)) {
@@ -62,7 +60,6 @@ impl Supervisor {
                     }
                 }
                 Some(e) => {
-                    h.up = false;
                     h.reason = Some(e.clone());
                     if was != Some(false) {
                         self.memory.push(
@@ -96,7 +93,7 @@ impl Supervisor {
         let down: BTreeSet<String> = obs
             .hosts
             .iter()
-            .filter(|h| !h.up)
+            .filter(|h| !h.up())
             .map(|h| h.name.clone())
             .collect();
         if down.is_empty() {
@@ -169,7 +166,7 @@ impl Supervisor {
 
     /// How many of the other hosts answered the last poll, and how many there are.
     pub fn hosts_up(&self) -> (usize, usize) {
-        let up = self.hosts.values().filter(|h| h.up).count();
+        let up = self.hosts.values().filter(|h| h.up()).count();
         (up, self.layout.hosts.len())
     }
 }

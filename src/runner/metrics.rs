@@ -130,7 +130,7 @@ impl Metrics {
         for h in &obs.hosts {
             self.hosts_up
                 .get_or_create(&vec![("host", h.name.clone())])
-                .set(i64::from(h.up));
+                .set(i64::from(h.up()));
         }
         let mut counts: HashMap<(&str, State), i64> = HashMap::new();
         for st in &obs.slots {

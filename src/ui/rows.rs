@@ -340,7 +340,7 @@ fn host_row(app: &App, place: Option<&str>, now: Millis) -> HostRow {
     let known = sup.hosts.get(name);
     let state = match known {
         None => "not polled yet".to_string(),
-        Some(h) if h.up => "up".to_string(),
+        Some(h) if h.up() => "up".to_string(),
         Some(h) => format!(
             "UNREACHABLE{}: {}",
             h.last_seen.map_or_else(
@@ -353,7 +353,7 @@ fn host_row(app: &App, place: Option<&str>, now: Millis) -> HostRow {
     HostRow {
         name: Some(name.to_string()),
         title: format!("{name}  {dest}  {state}"),
-        up: known.is_some_and(|h| h.up),
+        up: known.is_some_and(crate::hosts::HostStatus::up),
     }
 }
 
